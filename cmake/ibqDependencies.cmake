@@ -1,0 +1,61 @@
+# Finds ibq's dependencies and defines the imported targets the library links to. Included both by the
+# build (CMakeLists.txt) and by installed consumers (ibqConfig.cmake), so both resolve them the same way.
+include(CMakeFindDependencyMacro)
+
+# Kokkos: the caller's (-DKokkos_ROOT=..., a module or Spack), ours from hpc/setup.sh, or Debian's Serial one.
+find_dependency(Kokkos)
+if(NOT TARGET Kokkos::kokkos)
+  # Debian's Trilinos-flavoured Kokkos 3.4 exports trilinos_kokkos* targets and plain variables instead.
+  if(NOT TARGET ibq_debian_kokkos)
+    add_library(ibq_debian_kokkos INTERFACE IMPORTED)
+    set_target_properties(ibq_debian_kokkos PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${Kokkos_INCLUDE_DIRS}"
+                                                       INTERFACE_LINK_LIBRARIES "${Kokkos_LIBRARIES}")
+  endif()
+  set(IBQ_KOKKOS_TARGET ibq_debian_kokkos)
+else()
+  set(IBQ_KOKKOS_TARGET Kokkos::kokkos)
+endif()
+
+find_dependency(Eigen3 3.3 NO_MODULE)
+find_dependency(ZLIB)
+find_dependency(HDF5 COMPONENTS C)
+
+# OpenBLAS: prefer the OpenMP build, which shares Kokkos's OpenMP thread pool instead of oversubscribing
+# the cores with its own pthreads. IBQ_BLAS=Eigen (or no OpenBLAS found) uses Eigen's GEMM instead.
+set(IBQ_BLAS "OpenBLAS" CACHE STRING "Host GEMM backend: OpenBLAS or Eigen")
+set(IBQ_CBLAS_LIBRARY "")
+if(IBQ_BLAS STREQUAL "OpenBLAS")
+  find_library(IBQ_OPENBLAS_LIB NAMES openblas
+               PATHS /usr/lib/x86_64-linux-gnu/openblas-openmp /usr/lib/aarch64-linux-gnu/openblas-openmp
+               NO_DEFAULT_PATH)
+  find_library(IBQ_OPENBLAS_LIB NAMES openblas)
+  find_path(IBQ_CBLAS_INCLUDE NAMES cblas.h
+            PATHS /usr/include/x86_64-linux-gnu/openblas-openmp /usr/include/aarch64-linux-gnu/openblas-openmp
+            NO_DEFAULT_PATH)
+  find_path(IBQ_CBLAS_INCLUDE NAMES cblas.h PATH_SUFFIXES openblas)
+  if(IBQ_OPENBLAS_LIB AND IBQ_CBLAS_INCLUDE)
+    set(IBQ_CBLAS_LIBRARY "${IBQ_OPENBLAS_LIB}")
+  else()
+    message(WARNING "ibq: OpenBLAS not found (install libopenblas-openmp-dev); host GEMM falls back to Eigen")
+  endif()
+endif()
+if(NOT TARGET ibq_host_blas)
+  add_library(ibq_host_blas INTERFACE IMPORTED)
+  if(IBQ_CBLAS_LIBRARY)
+    set_target_properties(ibq_host_blas PROPERTIES INTERFACE_LINK_LIBRARIES "${IBQ_CBLAS_LIBRARY}"
+      INTERFACE_INCLUDE_DIRECTORIES "${IBQ_CBLAS_INCLUDE}" INTERFACE_COMPILE_DEFINITIONS IBQ_HAVE_CBLAS)
+  endif()
+endif()
+
+if(NOT TARGET ibq_hdf5)
+  add_library(ibq_hdf5 INTERFACE IMPORTED)
+  set_target_properties(ibq_hdf5 PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${HDF5_C_INCLUDE_DIRS}"
+    INTERFACE_LINK_LIBRARIES "${HDF5_C_LIBRARIES}" INTERFACE_COMPILE_DEFINITIONS "${HDF5_C_DEFINITIONS}")
+endif()
+
+# cuBLAS when Kokkos was built with CUDA.
+if(Kokkos_DEVICES MATCHES "CUDA" AND NOT TARGET ibq_cublas)
+  find_dependency(CUDAToolkit)
+  add_library(ibq_cublas INTERFACE IMPORTED)
+  set_target_properties(ibq_cublas PROPERTIES INTERFACE_LINK_LIBRARIES CUDA::cublas)
+endif()

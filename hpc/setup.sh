@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Installs what ibq needs on a Debian 12 machine and builds Kokkos from Debian's own source package.
+#
+#   hpc/setup.sh [--with-cuda] [--with-torch] [--with-slurm] [--prefix-root DIR]
+#
+# Idempotent: packages already installed and Kokkos prefixes already built are skipped (a second run costs
+# seconds). Kokkos lands in <prefix-root>/kokkos-openmp (and kokkos-cuda with --with-cuda); the default
+# prefix root is build/_deps inside the source tree, which the CMake presets point at.
+# Users with their own Kokkos (a cluster module, Spack) skip this and pass -DKokkos_ROOT=... to CMake.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+prefix_root="$here/build/_deps"
+with_cuda=0 with_torch=0 with_slurm=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --with-cuda) with_cuda=1 ;;
+    --with-torch) with_torch=1 ;;
+    --with-slurm) with_slurm=1 ;;
+    --prefix-root) prefix_root="$2"; shift ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    *) echo "hpc/setup.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+log() { printf '[setup] %s\n' "$*"; }
+sudo_if() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# ---------------------------------------------------------------------------------------------------
+# Debian packages
+core_pkgs=(build-essential cmake ninja-build pkg-config libeigen3-dev libopenblas-openmp-dev libopenblas0-openmp libopenmpi-dev openmpi-bin
+  libhdf5-dev hdf5-tools libboost-program-options-dev catch2 libtrilinos-kokkos-dev libpng-dev zlib1g-dev
+  dataset-fashion-mnist dpkg-dev xz-utils python3)
+[ "$with_torch" = 1 ] && core_pkgs+=(python3-torch python3-h5py python3-numpy)
+[ "$with_slurm" = 1 ] && core_pkgs+=(slurm-wlm slurm-client munge)
+
+missing=()
+for p in "${core_pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  sudo_if apt-get update -qq
+  sudo_if apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  log "Debian packages present"
+fi
+
+# ---------------------------------------------------------------------------------------------------
+# Kokkos source, extracted from Debian's trilinos source package (only packages/kokkos*)
+src_root="$prefix_root/src"
+kokkos_src="$src_root/kokkos"
+fetch_kokkos_source() {
+  [ -f "$kokkos_src/CMakeLists.txt" ] && return 0
+  mkdir -p "$src_root"
+  if ! grep -rqs "^Types: deb-src" /etc/apt/sources.list.d/ && ! grep -qs "^deb-src" /etc/apt/sources.list; then
+    log "adding a deb-src stanza for bookworm"
+    sudo_if tee /etc/apt/sources.list.d/ibq-debsrc.sources >/dev/null <<'SRC'
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+    sudo_if apt-get update -qq
+  fi
+  local dl="$src_root/download"
+  mkdir -p "$dl"
+  if ! ls "$dl"/trilinos_*.orig.tar.* >/dev/null 2>&1; then
+    log "downloading Debian's trilinos source package"
+    (cd "$dl" && apt-get source --download-only -qq trilinos >/dev/null)
+  fi
+  local tarball
+  tarball=$(ls "$dl"/trilinos_*.orig.tar.* | head -1)
+  log "extracting packages/kokkos from $(basename "$tarball")"
+  local tmp="$src_root/extract"
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  tar -xf "$tarball" -C "$tmp" --wildcards '*/packages/kokkos/*' '*/packages/kokkos-kernels/*'
+  rm -rf "$kokkos_src" "$src_root/kokkos-kernels"
+  mv "$tmp"/*/packages/kokkos "$kokkos_src"
+  mv "$tmp"/*/packages/kokkos-kernels "$src_root/kokkos-kernels"
+  rm -rf "$tmp" "$dl"   # the 166 MB tarball is no longer needed
+}
+
+# Kokkos 3.4.1 predates CUDA 13 and Hopper; these are the minimal fixes from the platform notes.
+# The patch script is idempotent (each fix is skipped when already present) and fails loudly when a
+# pattern is missing, so it runs every time: a tree left half-done by an interrupted run gets finished.
+patch_kokkos_for_cuda13() {
+  python3 "$here/hpc/patch_kokkos_cuda13.py" "$1" >/dev/null
+}
+
+build_kokkos() { # name, extra cmake args...
+  local name="$1"; shift
+  local prefix="$prefix_root/kokkos-$name"
+  if [ -f "$prefix/.ibq-built" ]; then log "kokkos-$name present in $prefix"; return 0; fi
+  fetch_kokkos_source
+  local src="$kokkos_src"
+  if [ "$name" = cuda ]; then
+    src="$src_root/kokkos-cuda-src"
+    # copy to a temporary name first so an interrupted copy is never mistaken for a complete tree
+    [ -d "$src" ] || { rm -rf "$src.tmp"; cp -r "$kokkos_src" "$src.tmp"; mv "$src.tmp" "$src"; }
+    patch_kokkos_for_cuda13 "$src"
+  fi
+  local bdir="$prefix_root/build-kokkos-$name"
+  log "building kokkos-$name (about 20 s OpenMP, 90 s CUDA on 2 cores)"
+  cmake -S "$src" -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" \
+    -DCMAKE_CXX_STANDARD=17 -DKokkos_ENABLE_SERIAL=ON -DKokkos_ENABLE_TESTS=OFF "$@" >"$bdir.log" 2>&1 \
+    || { echo "kokkos-$name configure failed, see $bdir.log" >&2; tail -20 "$bdir.log" >&2; exit 1; }
+  cmake --build "$bdir" -j "$(nproc)" >>"$bdir.log" 2>&1 && cmake --install "$bdir" >>"$bdir.log" 2>&1 \
+    || { echo "kokkos-$name build failed, see $bdir.log" >&2; tail -20 "$bdir.log" >&2; exit 1; }
+  touch "$prefix/.ibq-built"
+  rm -rf "$bdir"
+}
+
+build_kokkos openmp -DKokkos_ENABLE_OPENMP=ON -DBUILD_SHARED_LIBS=ON
+if [ "$with_cuda" = 1 ]; then
+  cuda_home=${CUDA_HOME:-/usr/local/cuda}
+  [ -x "$cuda_home/bin/nvcc" ] || { echo "hpc/setup.sh: --with-cuda needs nvcc in $cuda_home/bin (set CUDA_HOME)" >&2; exit 1; }
+  # build_kokkos copies the source to kokkos-cuda-src and patches it (hpc/patch_kokkos_cuda13.py).
+  # nvcc_wrapper finds nvcc on PATH (or in $CUDA_ROOT/bin): consumers need the same.
+  PATH="$cuda_home/bin:$PATH" CUDA_ROOT="$cuda_home" build_kokkos cuda -DKokkos_ENABLE_CUDA=ON -DKokkos_ENABLE_CUDA_LAMBDA=ON \
+    -DKokkos_ARCH_HOPPER90=ON -DCMAKE_CXX_COMPILER="$src_root/kokkos-cuda-src/bin/nvcc_wrapper" \
+    -DBUILD_SHARED_LIBS=OFF
+fi
+log "done"

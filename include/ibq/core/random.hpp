@@ -1,0 +1,44 @@
+// ibq/core/random.hpp — counter-based random numbers: a pure function of (seed, stream, counter).
+//
+//   ibq::Rng rng{seed, /*stream=*/layer_id};
+//   float u = rng.uniform(i);       // in [0, 1), identical on every rank, backend and thread count
+//   float g = rng.normal(i);        // standard normal (Box-Muller on two uniforms)
+//
+// There is no hidden state, so initialisation, dropout masks and sampling are reproducible across
+// thread counts and resume exactly from a checkpoint that stores (seed, step).
+#pragma once
+
+#include <cstdint>
+
+#include "ibq/core/config.hpp"
+
+namespace ibq {
+
+struct Rng {
+  std::uint64_t seed = 0;
+  std::uint64_t stream = 0;
+
+  // SplitMix64's finaliser: a bijective avalanche mix, cheap on CPU and GPU.
+  KOKKOS_INLINE_FUNCTION static std::uint64_t mix(std::uint64_t z) {
+    z += 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  KOKKOS_INLINE_FUNCTION std::uint64_t bits(std::uint64_t counter) const {
+    return mix(mix(mix(seed) ^ stream) ^ counter);
+  }
+  // 24 (float) or 53 (double) random mantissa bits, so the result is < 1 exactly.
+  KOKKOS_INLINE_FUNCTION double uniform(std::uint64_t counter) const {
+    return static_cast<double>(bits(counter) >> 11) * (1.0 / 9007199254740992.0);
+  }
+  KOKKOS_INLINE_FUNCTION double normal(std::uint64_t counter) const {
+    const double u1 = 1.0 - uniform(2 * counter);  // (0, 1]: log stays finite
+    const double u2 = uniform(2 * counter + 1);
+    return Kokkos::Experimental::sqrt(-2.0 * Kokkos::Experimental::log(u1)) *
+           Kokkos::Experimental::cos(6.283185307179586 * u2);
+  }
+  Rng split(std::uint64_t sub) const { return Rng{seed, mix(stream ^ mix(sub + 0x632be59bd9b4e019ull))}; }
+};
+
+}  // namespace ibq

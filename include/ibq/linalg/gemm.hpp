@@ -1,0 +1,53 @@
+// ibq/linalg/gemm.hpp — one GEMM entry point for every space: C = alpha op(A) op(B) + beta C, row-major.
+//
+//   ibq::gemm<Space>(Trans::N, Trans::T, m, n, k, 1.0f, A, k, B, k, 0.0f, C, n);     // raw pointers
+//   ibq::gemm_strided_batched<Space>(..., batch, strideA, strideB, strideC);         // attention
+//
+// Host spaces call CBLAS (OpenBLAS, built with IBQ_HAVE_CBLAS) or Eigen; CUDA calls cuBLAS. Operands are
+// always contiguous row-major, the layout every vendor kernel accepts without a slow generic fallback.
+#pragma once
+
+#include <type_traits>
+
+#include "ibq/core/config.hpp"
+#include "ibq/core/error.hpp"
+#include "ibq/linalg/gemm_cuda.hpp"
+#include "ibq/linalg/gemm_host.hpp"
+
+namespace ibq {
+
+template <class Space, class T>
+void gemm(Trans ta, Trans tb, index_t m, index_t n, index_t k, T alpha, const T* a, index_t lda, const T* b,
+          index_t ldb, T beta, T* c, index_t ldc) {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "gemm: float or double only");
+  if (m == 0 || n == 0) return;
+#if defined(KOKKOS_ENABLE_CUDA)
+  if constexpr (!host_accessible_v<Space>) {
+    gemm_cuda(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 1, 0, 0, 0);
+    return;
+  } else
+#endif
+  {
+    gemm_host(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  }
+}
+
+template <class Space, class T>
+void gemm_strided_batched(Trans ta, Trans tb, index_t m, index_t n, index_t k, T alpha, const T* a, index_t lda,
+                          index_t stride_a, const T* b, index_t ldb, index_t stride_b, T beta, T* c, index_t ldc,
+                          index_t stride_c, index_t batch) {
+  if (m == 0 || n == 0 || batch == 0) return;
+#if defined(KOKKOS_ENABLE_CUDA)
+  if constexpr (!host_accessible_v<Space>) {
+    gemm_cuda(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, batch, stride_a, stride_b, stride_c);
+    return;
+  } else
+#endif
+  {
+    // Each GEMM is threaded by BLAS itself; attention batches are few and large.
+    for (index_t i = 0; i < batch; ++i)
+      gemm_host(ta, tb, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb, beta, c + i * stride_c, ldc);
+  }
+}
+
+}  // namespace ibq

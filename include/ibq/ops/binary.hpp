@@ -1,0 +1,93 @@
+// ibq/ops/binary.hpp — broadcasting elementwise arithmetic: a + b, a - b, a * b, a / b.
+//
+//   auto y = x * gamma + beta;     // x [N,C,H,W], gamma/beta [1,C,1,1]
+//
+// Each op is a struct with f(a, b) and the partials da(a, b), db(a, b). The forward runs over outputs;
+// the backward of each input runs over that input's elements and sums the outputs that read it, so a
+// broadcast bias gets its reduced gradient without atomics.
+#pragma once
+
+#include "ibq/autodiff/tape.hpp"
+#include "ibq/ops/broadcast.hpp"
+
+namespace ibq {
+namespace fn {
+struct Add {
+  template <class T> KOKKOS_INLINE_FUNCTION T f(T a, T b) const { return a + b; }
+  template <class T> KOKKOS_INLINE_FUNCTION T da(T, T) const { return T(1); }
+  template <class T> KOKKOS_INLINE_FUNCTION T db(T, T) const { return T(1); }
+};
+struct Sub {
+  template <class T> KOKKOS_INLINE_FUNCTION T f(T a, T b) const { return a - b; }
+  template <class T> KOKKOS_INLINE_FUNCTION T da(T, T) const { return T(1); }
+  template <class T> KOKKOS_INLINE_FUNCTION T db(T, T) const { return T(-1); }
+};
+struct Mul {
+  template <class T> KOKKOS_INLINE_FUNCTION T f(T a, T b) const { return a * b; }
+  template <class T> KOKKOS_INLINE_FUNCTION T da(T, T b) const { return b; }
+  template <class T> KOKKOS_INLINE_FUNCTION T db(T a, T) const { return a; }
+};
+struct Div {
+  template <class T> KOKKOS_INLINE_FUNCTION T f(T a, T b) const { return a / b; }
+  template <class T> KOKKOS_INLINE_FUNCTION T da(T, T b) const { return T(1) / b; }
+  template <class T> KOKKOS_INLINE_FUNCTION T db(T a, T b) const { return -a / (b * b); }
+};
+}  // namespace fn
+
+template <class F, class T, class Space>
+Tensor<T, Space> binary_forward(const F& f, const Tensor<T, Space>& a, const Tensor<T, Space>& b, const char* op) {
+  const Shape out = broadcast_shapes(a.shape(), b.shape(), op);
+  auto y = Tensor<T, Space>::empty(out);
+  const BroadcastMap ma(a.shape(), out), mb(b.shape(), out);
+  auto av = a.view();
+  auto bv = b.view();
+  auto yv = y.view();
+  Kokkos::parallel_for("ibq::ops::binary_forward", range<Space>(y.size()),
+                       KOKKOS_LAMBDA(index_t i) { yv(i) = f.f(av(ma.in_index(i)), bv(mb.in_index(i))); });
+  return y;
+}
+
+// g_a += sum over outputs i reading a[j] of gy[i] * da(a, b)   (wrt_b = false)
+// g_b += sum over outputs i reading b[j] of gy[i] * db(a, b)   (wrt_b = true)
+template <class F, class T, class Space>
+void binary_backward(const F& f, bool wrt_b, const Tensor<T, Space>& a, const Tensor<T, Space>& b,
+                     const Tensor<T, Space>& gy, const Tensor<T, Space>& g) {
+  const Shape out = gy.shape();
+  const BroadcastMap ma(a.shape(), out), mb(b.shape(), out);
+  const BroadcastMap mine = wrt_b ? mb : ma;
+  auto av = a.view();
+  auto bv = b.view();
+  auto gyv = gy.view();
+  auto gv = g.view();
+  const index_t count = mine.reduce_count;
+  Kokkos::parallel_for("ibq::ops::binary_backward", range<Space>(g.size()), KOKKOS_LAMBDA(index_t j) {
+    T acc = 0;
+    for (index_t m = 0; m < count; ++m) {
+      const index_t i = mine.out_index(j, m);
+      const T x = av(ma.in_index(i)), z = bv(mb.in_index(i));
+      acc += gyv(i) * (wrt_b ? f.db(x, z) : f.da(x, z));
+    }
+    gv(j) += acc;
+  });
+}
+
+template <class F, class T, class Space>
+Var<T, Space> binary(const char* name, const F& f, const Var<T, Space>& a, const Var<T, Space>& b) {
+  auto& tape = a.tape();
+  auto y = binary_forward(f, a.value(), b.value(), name);
+  return tape.record(name, y, {a, b},
+                     [f, name, ia = a.id(), ib = b.id(), sa = tape.save(a.value()), sb = tape.save(b.value())](
+                         Tape<T, Space>& t, const Tensor<T, Space>& gy) {
+                       auto ga = t.grad_for(ia);
+                       if (ga.defined()) binary_backward(f, false, sa.get(name), sb.get(name), gy, ga);
+                       auto gb = t.grad_for(ib);
+                       if (gb.defined()) binary_backward(f, true, sa.get(name), sb.get(name), gy, gb);
+                     });
+}
+
+template <class T, class S> Var<T, S> operator+(const Var<T, S>& a, const Var<T, S>& b) { return binary("add", fn::Add{}, a, b); }
+template <class T, class S> Var<T, S> operator-(const Var<T, S>& a, const Var<T, S>& b) { return binary("sub", fn::Sub{}, a, b); }
+template <class T, class S> Var<T, S> operator*(const Var<T, S>& a, const Var<T, S>& b) { return binary("mul", fn::Mul{}, a, b); }
+template <class T, class S> Var<T, S> operator/(const Var<T, S>& a, const Var<T, S>& b) { return binary("div", fn::Div{}, a, b); }
+
+}  // namespace ibq

@@ -1,0 +1,90 @@
+// The tape itself: accumulation, no_grad, stop_gradient, version checks, error messages.
+#include "test_util.hpp"
+#include "ibq/ops/binary.hpp"
+#include "ibq/ops/unary.hpp"
+
+using namespace ibq;
+using namespace ibq::test;
+
+TEST_CASE("tape: a value used twice accumulates both gradient paths", "[autodiff]") {
+  TapeD tape;
+  auto x = tape.leaf(TensorD::from_host({3}, {1, 2, 3}), true);
+  auto y = x * x + x * 3.0;  // dy/dx = 2x + 3
+  tape.backward(y, TensorD::full({3}, 1.0));
+  require_close(x.grad().to_host(), std::vector<double>{5, 7, 9}, 1e-12);
+}
+
+TEST_CASE("tape: params accumulate into the caller's gradient buffer across steps", "[autodiff]") {
+  TensorD w = TensorD::from_host({2}, {1, -1});
+  TensorD gw({2});
+  for (int step = 0; step < 2; ++step) {
+    TapeD tape;
+    auto wv = tape.param(w, gw);
+    tape.backward(wv * 2.0, TensorD::full({2}, 1.0));
+  }
+  require_close(gw.to_host(), std::vector<double>{4, 4}, 1e-12);
+}
+
+TEST_CASE("tape: no_grad records nothing and stop_gradient blocks the path", "[autodiff]") {
+  TapeD tape;
+  auto x = tape.leaf(TensorD::from_host({2}, {1, 2}), true);
+  {
+    auto guard = tape.no_grad();
+    auto y = exp(x);
+    REQUIRE_FALSE(y.requires_grad());
+  }
+  REQUIRE(tape.num_nodes() == 0);
+  auto z = x * stop_gradient(x);  // d/dx = sg(x) only
+  tape.backward(z, TensorD::full({2}, 1.0));
+  require_close(x.grad().to_host(), std::vector<double>{1, 2}, 1e-12);
+}
+
+TEST_CASE("tape: modifying a saved value before backward is an error naming the op", "[autodiff]") {
+  TapeD tape;
+  TensorD xv = TensorD::from_host({2}, {1, 2});
+  auto x = tape.leaf(xv, true);
+  auto y = exp(x);
+  xv.fill_(0.0);  // in-place change of a value exp saved
+  REQUIRE_THROWS_WITH(tape.backward(y, TensorD::full({2}, 1.0)),
+                      Catch::Contains("exp") && Catch::Contains("modified in place"));
+}
+
+TEST_CASE("tape: shape mismatches name both shapes and the op", "[autodiff]") {
+  TapeD tape;
+  auto a = tape.leaf(TensorD({2, 3}));
+  auto b = tape.leaf(TensorD({4, 3}));
+  REQUIRE_THROWS_WITH(a + b, Catch::Contains("add") && Catch::Contains("[2, 3]") && Catch::Contains("[4, 3]"));
+}
+
+TEST_CASE("tape: backward needs a scalar or a seed, runs once, and Vars die with clear()", "[autodiff]") {
+  TapeD tape;
+  auto x = tape.leaf(TensorD::from_host({2}, {1, 2}), true);
+  auto y = exp(x);
+  REQUIRE_THROWS_WITH(tape.backward(y), Catch::Contains("[2]"));
+  tape.backward(y, TensorD::full({2}, 1.0));
+  REQUIRE_THROWS_WITH(tape.backward(y, TensorD::full({2}, 1.0)), Catch::Contains("already"));
+  tape.clear();
+  REQUIRE_THROWS_WITH(x.value(), Catch::Contains("cleared"));
+}
+
+TEST_CASE("tape: Vars from two tapes cannot be mixed", "[autodiff]") {
+  TapeD t1, t2;
+  auto a = t1.leaf(TensorD({2}), true);
+  auto b = t2.leaf(TensorD({2}), true);
+  REQUIRE_THROWS_WITH(a * b, Catch::Contains("different tapes"));
+}
+
+namespace {
+// A deliberately wrong derivative (1% off): the checker must reject it, or it proves nothing.
+struct WrongExp {
+  template <class T> KOKKOS_INLINE_FUNCTION T f(T x) const { return Kokkos::Experimental::exp(x); }
+  template <class T> KOKKOS_INLINE_FUNCTION T df(T, T y) const { return T(1.01) * y; }
+};
+}  // namespace
+
+TEST_CASE("grad_check: catches a wrong backward formula", "[autodiff]") {
+  const auto r = grad_check<Space>([](TapeD&, const VarsD& in) { return unary("wrong_exp", WrongExp{}, in[0]); },
+                                   {random_tensor({5}, 3)});
+  REQUIRE_FALSE(r.ok);
+  REQUIRE_THAT(r.report, Catch::Contains("FAIL"));
+}

@@ -1,0 +1,77 @@
+// Every unary elementwise op: values against the C library, gradients by finite differences in double.
+#include <cmath>
+
+#include "test_util.hpp"
+#include "ibq/ops/unary.hpp"
+
+using namespace ibq;
+using namespace ibq::test;
+
+namespace {
+struct Case {
+  const char* name;
+  std::function<VarD(const VarD&)> op;
+  std::function<double(double)> ref;
+  double lo, hi;  // input range (positive for log/sqrt/rsqrt)
+};
+const std::vector<Case>& cases() {
+  static const std::vector<Case> c = {
+      {"neg", [](const VarD& x) { return -x; }, [](double x) { return -x; }, -2, 2},
+      {"exp", [](const VarD& x) { return exp(x); }, [](double x) { return std::exp(x); }, -2, 2},
+      {"log", [](const VarD& x) { return log(x); }, [](double x) { return std::log(x); }, 0.2, 3},
+      {"sqrt", [](const VarD& x) { return sqrt(x); }, [](double x) { return std::sqrt(x); }, 0.2, 3},
+      {"rsqrt", [](const VarD& x) { return rsqrt(x); }, [](double x) { return 1 / std::sqrt(x); }, 0.2, 3},
+      {"square", [](const VarD& x) { return square(x); }, [](double x) { return x * x; }, -2, 2},
+      {"abs", [](const VarD& x) { return abs(x); }, [](double x) { return std::fabs(x); }, -2, 2},
+      {"relu", [](const VarD& x) { return relu(x); }, [](double x) { return x > 0 ? x : 0; }, -2, 2},
+      {"leaky_relu", [](const VarD& x) { return leaky_relu(x, 0.2); },
+       [](double x) { return x > 0 ? x : 0.2 * x; }, -2, 2},
+      {"sigmoid", [](const VarD& x) { return sigmoid(x); }, [](double x) { return 1 / (1 + std::exp(-x)); }, -4, 4},
+      {"tanh", [](const VarD& x) { return tanh(x); }, [](double x) { return std::tanh(x); }, -2, 2},
+      {"silu", [](const VarD& x) { return silu(x); }, [](double x) { return x / (1 + std::exp(-x)); }, -3, 3},
+      {"scale", [](const VarD& x) { return 2.5 * x; }, [](double x) { return 2.5 * x; }, -2, 2},
+      {"add_scalar", [](const VarD& x) { return x + 1.5; }, [](double x) { return x + 1.5; }, -2, 2},
+      {"rsub_scalar", [](const VarD& x) { return 1.5 - x; }, [](double x) { return 1.5 - x; }, -2, 2},
+      {"rdiv_scalar", [](const VarD& x) { return 2.0 / x; }, [](double x) { return 2.0 / x; }, 0.5, 2},
+  };
+  return c;
+}
+// Inputs in [lo, hi) kept 0.05 away from the kink at zero.
+TensorD inputs_for(const Case& c, const Shape& s, std::uint64_t seed) {
+  auto v = random_tensor(s, seed, c.lo, c.hi).to_host();
+  for (auto& x : v)
+    if (std::fabs(x) < 0.05) x = x < 0 ? -0.05 : 0.05;
+  return TensorD::from_host(s, v);
+}
+}  // namespace
+
+TEST_CASE("unary ops: values match the C library", "[ops][unary]") {
+  for (const auto& c : cases()) {
+    SECTION(c.name) {
+      TapeD tape;
+      auto xt = inputs_for(c, {3, 7}, 1);
+      auto y = c.op(tape.leaf(xt)).value().to_host();
+      auto x = xt.to_host();
+      std::vector<double> want(x.size());
+      for (std::size_t i = 0; i < x.size(); ++i) want[i] = c.ref(x[i]);
+      require_close(y, want, 1e-12);
+    }
+  }
+}
+
+TEST_CASE("unary ops: gradient check in double", "[ops][unary][grad]") {
+  for (const auto& c : cases()) {
+    SECTION(c.name) {
+      require_grad_ok([&](TapeD&, const VarsD& in) { return c.op(in[0]); }, {inputs_for(c, {2, 3, 5}, 2)}, {"x"});
+    }
+  }
+}
+
+TEST_CASE("unary ops: sigmoid and silu stay finite for large inputs", "[ops][unary]") {
+  Tape<float> tape;
+  auto x = tape.leaf(Tensor<float>::from_host({2}, {-200.f, 200.f}));
+  auto s = sigmoid(x).value().to_host();
+  REQUIRE(s[0] == Approx(0.0f).margin(1e-30));
+  REQUIRE(s[1] == 1.0f);
+  REQUIRE(std::isfinite(silu(x).value().to_host()[0]));
+}

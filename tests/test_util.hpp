@@ -1,0 +1,56 @@
+// Helpers shared by the tests: random tensors, host comparisons, and the gradient-check assertion.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <vector>
+
+#include "ibq/autodiff/grad_check.hpp"
+#include "ibq/core/random.hpp"
+#include "ibq/core/tensor.hpp"
+
+namespace ibq::test {
+
+using Space = DefaultSpace;
+using TensorD = Tensor<double, Space>;
+using TensorF = Tensor<float, Space>;
+using VarD = Var<double, Space>;
+using TapeD = Tape<double, Space>;
+using VarsD = std::vector<VarD>;
+
+// Uniform in [lo, hi), deterministic per (seed, shape).
+template <class T = double>
+Tensor<T, Space> random_tensor(const Shape& s, std::uint64_t seed, double lo = -1, double hi = 1) {
+  std::vector<T> v(s.numel());
+  const Rng rng{seed, 1};
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = T(lo + (hi - lo) * rng.uniform(i));
+  return Tensor<T, Space>::from_host(s, v);
+}
+// Values in [lo, hi) kept at least `gap` away from zero: for functions with a kink at 0.
+inline TensorD random_away_from_zero(const Shape& s, std::uint64_t seed, double gap = 0.05) {
+  auto v = random_tensor(s, seed).to_host();
+  for (auto& x : v) x = x < 0 ? x - gap : x + gap;
+  return TensorD::from_host(s, v);
+}
+
+template <class T>
+void require_close(const std::vector<T>& got, const std::vector<T>& want, double tol) {
+  REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    INFO("element " << i << ": got " << got[i] << " want " << want[i]);
+    REQUIRE(std::fabs(double(got[i]) - double(want[i])) <= tol * (1 + std::fabs(double(want[i]))));
+  }
+}
+
+using GradFn = std::function<VarD(TapeD&, const VarsD&)>;
+
+inline void require_grad_ok(const GradFn& fn, const std::vector<TensorD>& inputs,
+                            std::vector<std::string> names = {}, GradCheckOptions opt = {}) {
+  const auto r = grad_check<Space>(fn, inputs, names, opt);
+  INFO(r.report);
+  REQUIRE(r.checked > 0);
+  REQUIRE(r.ok);
+}
+
+}  // namespace ibq::test
