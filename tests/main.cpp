@@ -4,8 +4,12 @@
 #include <catch2/catch.hpp>
 
 #include <Kokkos_Core.hpp>
+#include <cstdlib>
 
 int main(int argc, char** argv) {
+  // Unit tests share 2 cores with other test processes: don't pin threads. Setting this also keeps
+  // Kokkos's start-up advice off stdout, where ctest's test discovery would read it as test names.
+  setenv("OMP_PROC_BIND", "false", /*overwrite=*/0);
   Kokkos::ScopeGuard kokkos(argc, argv);
   return Catch::Session().run(argc, argv);
 }
