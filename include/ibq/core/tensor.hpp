@@ -100,11 +100,11 @@ class Tensor {
   }
 
   // In-place mutations: each one invalidates values saved for backward.
-  void fill_(T value) {
+  void fill_(T value) const {
     Kokkos::deep_copy(view_, value);
     bump_version();
   }
-  void copy_from_(const Tensor& other) {
+  void copy_from_(const Tensor& other) const {
     IBQ_CHECK(other.shape() == shape_, "copy_from_: shapes differ: " << other.shape() << " into " << shape_);
     Kokkos::deep_copy(view_, other.view_);
     bump_version();
