@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Sets up whatever is missing (hpc/setup.sh), then configures and builds one CMake preset.
+#
+#   hpc/build.sh [default|serial|asan|cuda] [extra cmake args...]
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+preset=${1:-default}
+shift || true
+case "$preset" in
+  cuda) bash "$here/hpc/setup.sh" --with-cuda ;;
+  *) bash "$here/hpc/setup.sh" ;;
+esac
+cd "$here"
+export CUDA_ROOT=${CUDA_ROOT:-/usr/local/cuda}
+[ -d "$CUDA_ROOT/bin" ] && export PATH="$CUDA_ROOT/bin:$PATH"
+echo "[build] configuring preset '$preset'"
+cmake --preset "$preset" "$@" >/dev/null
+echo "[build] building preset '$preset' with $(nproc) jobs"
+cmake --build --preset "$preset" -j "$(nproc)"

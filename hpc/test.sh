@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Quick start, part 2: set up, build, and run the whole test suite.
+#
+#   hpc/test.sh            # the suite on the OpenMP build (what the README and CI run)
+#   hpc/test.sh asan       # the unit tests under AddressSanitizer + UBSan
+#   hpc/test.sh cuda       # compile the library and the whole suite for CUDA (no GPU needed; nothing runs)
+#   hpc/test.sh serial     # the suite on Debian's Serial-only Kokkos
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+preset=${1:-default}
+bash "$here/hpc/build.sh" "$preset"
+cd "$here"
+unset OPENBLAS_CORETYPE
+# As root, OpenMPI's mpirun refuses to start and exits 0: allow it so MPI tests really run.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+case "$preset" in
+  cuda) echo "[test] CUDA build compiled (library, drivers and the whole suite); no GPU here, nothing to run" ;;
+  asan) ASAN_OPTIONS=detect_leaks=0 ctest --preset asan -j 2 ;;
+  *) ctest --preset "$preset" -j 2 ;;
+esac
