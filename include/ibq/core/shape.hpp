@@ -8,6 +8,7 @@
 #include <initializer_list>
 #include <ostream>
 #include <string>
+#include <type_traits>
 
 #include "ibq/core/config.hpp"
 #include "ibq/core/error.hpp"
@@ -33,7 +34,8 @@ struct Shape {
     Shape s;
     for (; first != last; ++first) {
       IBQ_CHECK(s.rank < max_rank, "Shape: rank exceeds the maximum rank " << max_rank);
-      IBQ_CHECK(*first >= 0, "Shape: negative dimension " << *first);
+      if constexpr (std::is_signed_v<std::decay_t<decltype(*first)>>)
+        IBQ_CHECK(*first >= 0, "Shape: negative dimension " << *first);
       s.dims[s.rank++] = static_cast<index_t>(*first);
     }
     return s;

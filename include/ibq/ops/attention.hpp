@@ -36,7 +36,7 @@ inline double attention_scale(const AttentionArgs& a, index_t head_dim) {
 // In place over rows of s [rows, tk]: s = softmax(s) with key j of row r masked when causal and
 // j > r % tq + (tk - tq). Max-subtracted, so large logits do not overflow.
 template <class T, class Space>
-void masked_softmax_rows(const Tensor<T, Space>& s, index_t tq, index_t tk, bool causal) {
+void attention_masked_softmax(const Tensor<T, Space>& s, index_t tq, index_t tk, bool causal) {
   namespace km = Kokkos::Experimental;
   using policy_t = Kokkos::TeamPolicy<exec_space_t<Space>>;
   using member_t = typename policy_t::member_type;
@@ -68,7 +68,7 @@ void masked_softmax_rows(const Tensor<T, Space>& s, index_t tq, index_t tk, bool
 
 // In place over rows: dp = p * (dp - sum_j dp_j p_j), the softmax Jacobian-vector product.
 template <class T, class Space>
-void softmax_rows_backward(const Tensor<T, Space>& p, const Tensor<T, Space>& dp, index_t tk) {
+void attention_softmax_backward(const Tensor<T, Space>& p, const Tensor<T, Space>& dp, index_t tk) {
   using policy_t = Kokkos::TeamPolicy<exec_space_t<Space>>;
   using member_t = typename policy_t::member_type;
   auto pv = p.view();
@@ -112,7 +112,7 @@ AttentionResult<T, Space> attention_forward(const Tensor<T, Space>& q, const Ten
   // S = scale Q K^T, one [tq, tk] block per head
   gemm_strided_batched<Space>(Trans::N, Trans::T, tq, tk, dh, scale, q.data(), dh, tq * dh, k.data(), dh, tk * dh,
                               T(0), res.probs.data(), tk, tq * tk, bh);
-  detail::masked_softmax_rows(res.probs, tq, tk, args.causal);
+  detail::attention_masked_softmax(res.probs, tq, tk, args.causal);
   // O = P V
   gemm_strided_batched<Space>(Trans::N, Trans::N, tq, dv, tk, T(1), res.probs.data(), tk, tq * tk, v.data(), dv,
                               tk * dv, T(0), res.out.data(), dv, tq * dv, bh);
@@ -133,7 +133,7 @@ void attention_backward(const Tensor<T, Space>& q, const Tensor<T, Space>& k, co
   auto ds = Tensor<T, Space>::empty(probs.shape());
   gemm_strided_batched<Space>(Trans::N, Trans::T, tq, tk, dv, T(1), gout.data(), dv, tq * dv, v.data(), dv, tk * dv,
                               T(0), ds.data(), tk, tq * tk, bh);
-  detail::softmax_rows_backward(probs, ds, tk);
+  detail::attention_softmax_backward(probs, ds, tk);
   if (gq.defined())  // dQ += scale dS K
     gemm_strided_batched<Space>(Trans::N, Trans::N, tq, dh, tk, T(scale), ds.data(), tk, tq * tk, k.data(), dh,
                                 tk * dh, T(1), gq.data(), dh, tq * dh, bh);

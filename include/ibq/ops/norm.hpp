@@ -185,7 +185,7 @@ inline RowLayout last_axis_layout(const Shape& xs, const char* op) {
   lay.rows = lay.cg == 0 ? 0 : xs.numel() / lay.cg;
   return lay;
 }
-inline void check_param(const Shape& p, index_t n, const Shape& xs, const char* op, const char* name,
+inline void check_norm_param(const Shape& p, index_t n, const Shape& xs, const char* op, const char* name,
                         const char* what) {
   IBQ_CHECK(p.rank == 1 && p[0] == n, op << ": " << name << " has shape " << p << " but input " << xs << " needs ["
                                          << n << "] (one per " << what << ")");
@@ -197,8 +197,8 @@ template <class T, class Space>
 NormResult<T, Space> group_norm_forward(const Tensor<T, Space>& x, int groups, const Tensor<T, Space>& gamma,
                                         const Tensor<T, Space>& beta, double eps) {
   const auto lay = detail::group_norm_layout(x.shape(), groups, "group_norm");
-  detail::check_param(gamma.shape(), x.dim(1), x.shape(), "group_norm", "gamma", "channel");
-  detail::check_param(beta.shape(), x.dim(1), x.shape(), "group_norm", "beta", "channel");
+  detail::check_norm_param(gamma.shape(), x.dim(1), x.shape(), "group_norm", "gamma", "channel");
+  detail::check_norm_param(beta.shape(), x.dim(1), x.shape(), "group_norm", "beta", "channel");
   return detail::row_norm_forward("group_norm", x, lay, gamma, beta, eps, true);
 }
 // mean/rstd: [N * groups] from group_norm_forward. Undefined gradients are skipped.
@@ -214,8 +214,8 @@ template <class T, class Space>
 NormResult<T, Space> layer_norm_forward(const Tensor<T, Space>& x, const Tensor<T, Space>& gamma,
                                         const Tensor<T, Space>& beta, double eps) {
   const auto lay = detail::last_axis_layout(x.shape(), "layer_norm");
-  detail::check_param(gamma.shape(), lay.cg, x.shape(), "layer_norm", "gamma", "feature of the last axis");
-  detail::check_param(beta.shape(), lay.cg, x.shape(), "layer_norm", "beta", "feature of the last axis");
+  detail::check_norm_param(gamma.shape(), lay.cg, x.shape(), "layer_norm", "gamma", "feature of the last axis");
+  detail::check_norm_param(beta.shape(), lay.cg, x.shape(), "layer_norm", "beta", "feature of the last axis");
   return detail::row_norm_forward("layer_norm", x, lay, gamma, beta, eps, true);
 }
 template <class T, class Space>
@@ -229,7 +229,7 @@ void layer_norm_backward(const Tensor<T, Space>& x, const Tensor<T, Space>& mean
 template <class T, class Space>
 NormResult<T, Space> rms_norm_forward(const Tensor<T, Space>& x, const Tensor<T, Space>& weight, double eps) {
   const auto lay = detail::last_axis_layout(x.shape(), "rms_norm");
-  detail::check_param(weight.shape(), lay.cg, x.shape(), "rms_norm", "weight", "feature of the last axis");
+  detail::check_norm_param(weight.shape(), lay.cg, x.shape(), "rms_norm", "weight", "feature of the last axis");
   return detail::row_norm_forward("rms_norm", x, lay, weight, Tensor<T, Space>(), eps, false);
 }
 template <class T, class Space>
@@ -254,16 +254,16 @@ NormResult<T, Space> batch_norm_forward(const Tensor<T, Space>& x, const Tensor<
   const Shape& xs = x.shape();
   IBQ_CHECK(xs.rank >= 2, "batch_norm: input " << xs << " must be [N, C, ...] (rank >= 2)");
   const index_t C = xs[1], S = xs.prod(2, xs.rank), M = xs[0] * S;
-  detail::check_param(gamma.shape(), C, xs, "batch_norm", "gamma", "channel");
-  detail::check_param(beta.shape(), C, xs, "batch_norm", "beta", "channel");
+  detail::check_norm_param(gamma.shape(), C, xs, "batch_norm", "gamma", "channel");
+  detail::check_norm_param(beta.shape(), C, xs, "batch_norm", "beta", "channel");
   const bool update = training && running_mean.defined();
   IBQ_CHECK(running_mean.defined() == running_var.defined(),
             "batch_norm: pass both running_mean and running_var, or neither");
   IBQ_CHECK(training || running_mean.defined(),
             "batch_norm: inference mode needs running_mean and running_var; pass them or use training = true");
   if (running_mean.defined()) {
-    detail::check_param(running_mean.shape(), C, xs, "batch_norm", "running_mean", "channel");
-    detail::check_param(running_var.shape(), C, xs, "batch_norm", "running_var", "channel");
+    detail::check_norm_param(running_mean.shape(), C, xs, "batch_norm", "running_mean", "channel");
+    detail::check_norm_param(running_var.shape(), C, xs, "batch_norm", "running_var", "channel");
   }
   IBQ_CHECK(!training || M > 1, "batch_norm: training needs more than one value per channel, but input "
                                     << xs << " has " << M << "; use a larger batch or inference mode");
