@@ -7,8 +7,8 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bash "$here/hpc/build.sh" default
 cd "$here"
-# Threads: every core, pinned; OpenBLAS's autodetected kernel (OPENBLAS_CORETYPE would override it and
+# Threads: every core (idle threads sleep, see drivers/common/runtime.hpp); OpenBLAS's autodetected kernel (OPENBLAS_CORETYPE would override it and
 # halve GEMM speed on these CPUs, see the README).
 unset OPENBLAS_CORETYPE
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)} OMP_PROC_BIND=${OMP_PROC_BIND:-spread} OMP_PLACES=${OMP_PLACES:-threads}
-exec build/bin/ibq-train-classifier --config experiments/fashion_mnist_classifier.ini "$@"
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)}
+exec build/bin/ibq-train-classifier --config experiments/fashion_mnist_classifier.ini --output.overwrite=true "$@"

@@ -1,0 +1,117 @@
+// ibq/io/checkpoint.hpp — versioned HDF5 checkpoints of a ParamStore (+ optimizer, metrics).
+//
+//   ibq::CheckpointMeta meta{"classifier", step, epoch, resolved_config_ini};
+//   ibq::save_checkpoint("run/model.h5", meta, store, &adam, {{"test_accuracy", acc_series}});
+//   auto meta2 = ibq::load_checkpoint("run/model.h5", "classifier", store, &adam);  // checks everything
+//
+// Layout (h5ls -r): root attributes format="ibq-checkpoint", version, kind, step, epoch, config,
+// world_size; params/<name> and buffers/<name> (state-dict names, e.g. encoder.conv_in.weight);
+// optim/m/<name>, optim/v/<name> and attribute optim:step; metrics/<series>. The file is written to a
+// temporary name and renamed, so a crash never replaces a good checkpoint with a broken one.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ibq/io/hdf5.hpp"
+#include "ibq/nn/param_store.hpp"
+#include "ibq/optim/adam.hpp"
+
+namespace ibq {
+
+inline constexpr const char* checkpoint_format = "ibq-checkpoint";
+inline constexpr std::int64_t checkpoint_version = 1;
+
+struct CheckpointMeta {
+  std::string kind;  // tokenizer, ar, classifier
+  std::int64_t step = 0;
+  std::int64_t epoch = 0;
+  std::string config;  // the resolved INI configuration that produced it
+  std::int64_t world_size = 1;
+};
+
+namespace detail {
+template <class T, class Space>
+Tensor<T, Space> slice_of(const Tensor<T, Space>& flat, const typename ParamStore<T, Space>::Entry& e) {
+  const auto r = Kokkos::make_pair(e.offset, e.offset + e.shape.numel());
+  return Tensor<T, Space>::from_view(Kokkos::subview(flat.view(), r), e.shape);
+}
+}  // namespace detail
+
+template <class T, class Space>
+void save_checkpoint(const std::string& path, const CheckpointMeta& meta, const ParamStore<T, Space>& store,
+                     const Adam<T, Space>* optim = nullptr,
+                     const std::map<std::string, std::vector<double>>& metrics = {}) {
+  h5::write_atomic(path, [&](h5::File& f) {
+    f.set_attr("/", "format", checkpoint_format);
+    f.set_attr("/", "version", checkpoint_version);
+    f.set_attr("/", "kind", meta.kind);
+    f.set_attr("/", "step", meta.step);
+    f.set_attr("/", "epoch", meta.epoch);
+    f.set_attr("/", "config", meta.config);
+    f.set_attr("/", "world_size", meta.world_size);
+    for (const auto& e : store.params()) h5::write_tensor(f, "params/" + e.name, e.value);
+    for (const auto& e : store.buffers()) h5::write_tensor(f, "buffers/" + e.name, e.value);
+    if (optim) {
+      for (const auto& e : store.params()) {
+        h5::write_tensor(f, "optim/m/" + e.name, detail::slice_of(optim->first_moment(), e));
+        h5::write_tensor(f, "optim/v/" + e.name, detail::slice_of(optim->second_moment(), e));
+      }
+      f.set_attr("optim", "step", optim->steps());
+    }
+    for (const auto& [name, series] : metrics)
+      f.write("metrics/" + name, series, {hsize_t(series.size())});
+  });
+}
+
+// Reads a checkpoint into an allocated store whose parameters were declared by the same model config.
+// Every mismatch (format, version, kind, a missing/extra/mis-shaped tensor) is an error that says what differs.
+template <class T, class Space>
+CheckpointMeta load_checkpoint(const std::string& path, const std::string& expected_kind, ParamStore<T, Space>& store,
+                               Adam<T, Space>* optim = nullptr) {
+  h5::File f(path, h5::File::Mode::read);
+  IBQ_CHECK(f.has_attr("/", "format") && f.attr_string("/", "format") == checkpoint_format,
+            "'" << path << "' is not an ibq checkpoint (no format=\"" << checkpoint_format << "\" attribute)");
+  const auto version = f.attr<std::int64_t>("/", "version");
+  IBQ_CHECK(version == checkpoint_version, "'" << path << "' has checkpoint version " << version << "; this build reads "
+                                               << checkpoint_version);
+  CheckpointMeta meta;
+  meta.kind = f.attr_string("/", "kind");
+  IBQ_CHECK(expected_kind.empty() || meta.kind == expected_kind,
+            "'" << path << "' holds a " << meta.kind << " checkpoint, expected a " << expected_kind << " one");
+  meta.step = f.attr<std::int64_t>("/", "step");
+  meta.epoch = f.attr<std::int64_t>("/", "epoch");
+  meta.config = f.attr_string("/", "config");
+  meta.world_size = f.attr<std::int64_t>("/", "world_size");
+
+  auto load_group = [&](const std::string& group, const std::vector<typename ParamStore<T, Space>::Entry>& entries,
+                        auto&& target) {
+    auto stored = f.datasets(group);
+    IBQ_CHECK(stored.size() == entries.size(), "'" << path << "': " << group << "/ holds " << stored.size()
+                                                   << " tensors, the model has " << entries.size()
+                                                   << " (was it written by a different model configuration?)");
+    for (const auto& e : entries) {
+      const std::string name = group + "/" + e.name;
+      IBQ_CHECK(f.exists(name), "'" << path << "': missing '" << name << "' (model and checkpoint differ)");
+      const auto dims = f.dims(name);
+      const Shape s = Shape::from_range(dims.begin(), dims.end());
+      IBQ_CHECK(s == e.shape, "'" << path << "': '" << name << "' has shape " << s << ", the model expects " << e.shape);
+      target(e).copy_from_(h5::read_tensor<T, Space>(f, name));
+    }
+  };
+  load_group("params", store.params(), [](const auto& e) -> const Tensor<T, Space>& { return e.value; });
+  load_group("buffers", store.buffers(), [](const auto& e) -> const Tensor<T, Space>& { return e.value; });
+  store.mark_values_modified();
+  if (optim) {
+    IBQ_CHECK(f.exists("optim"), "'" << path << "' has no optimizer state; resume needs a checkpoint with optim/");
+    load_group("optim/m", store.params(),
+               [&](const auto& e) { return detail::slice_of(optim->first_moment(), e); });
+    load_group("optim/v", store.params(),
+               [&](const auto& e) { return detail::slice_of(optim->second_moment(), e); });
+    optim->set_steps(f.attr<std::int64_t>("optim", "step"));
+  }
+  return meta;
+}
+
+}  // namespace ibq
