@@ -56,18 +56,33 @@ struct Permutation {
 
 namespace detail {
 
-// For each output element of a permute, the flat index of the input element it copies.
+// For each output element of a permute, the flat index of the input element it copies. Output axes that
+// read consecutive input axes move as one block and are merged (NCHW -> NHWC is a [N, C, HW] transpose),
+// which cuts the index arithmetic and lengthens the innermost run.
 struct PermuteMap {
   int rank = 0;
   index_t out_dims[Shape::max_rank] = {};
-  index_t src_strides[Shape::max_rank] = {};  // input stride of the input axis behind output axis k
+  index_t src_strides[Shape::max_rank] = {};  // input stride of the (merged) input axis behind output axis k
 
-  PermuteMap(const Shape& in, const Permutation& p) : rank(in.rank) {
+  PermuteMap(const Shape& in, const Permutation& p) {
     index_t strides[Shape::max_rank] = {};
     index_t s = 1;
     for (int k = in.rank - 1; k >= 0; --k) strides[k] = s, s *= in.dims[k];
-    for (int k = 0; k < rank; ++k) out_dims[k] = in.dims[p.axes[k]], src_strides[k] = strides[p.axes[k]];
+    int last = -2;
+    for (int k = 0; k < p.rank; ++k) {
+      const int a = p.axes[k];
+      if (a == last + 1) {
+        out_dims[rank - 1] *= in.dims[a];
+      } else {
+        out_dims[rank] = in.dims[a];
+        ++rank;
+      }
+      src_strides[rank - 1] = strides[a];
+      last = a;
+    }
   }
+  index_t last_dim() const { return rank ? out_dims[rank - 1] : 1; }
+  index_t last_stride() const { return rank ? src_strides[rank - 1] : 0; }
   KOKKOS_INLINE_FUNCTION index_t src_index(index_t i) const {
     index_t j = 0;
     for (int k = rank - 1; k >= 0; --k) {
@@ -78,17 +93,30 @@ struct PermuteMap {
   }
 };
 
-// dst[i] (+)= src[map.src_index(i)] over every element of dst
+// dst[i] (+)= src[map.src_index(i)] over every element of dst. A GPU thread takes one element, so writes
+// coalesce; a CPU thread takes a whole output row, paying the index arithmetic once per row.
 template <class T, class Space>
 void permute_into(const Tensor<T, Space>& src, const Permutation& p, const Tensor<T, Space>& dst, bool accumulate,
                   const char* label) {
+  if (dst.size() == 0) return;
   const PermuteMap map(src.shape(), p);
   auto sv = src.view();
   auto dv = dst.view();
-  Kokkos::parallel_for(label, range<Space>(dst.size()), KOKKOS_LAMBDA(index_t i) {
-    const T v = sv(map.src_index(i));
-    dv(i) = accumulate ? dv(i) + v : v;
-  });
+  if constexpr (runs_on_host_v<Space>) {
+    const index_t len = map.last_dim(), stride = map.last_stride();
+    Kokkos::parallel_for(label, range<Space>(dst.size() / len), KOKKOS_LAMBDA(index_t r) {
+      const index_t s0 = map.src_index(r * len), d0 = r * len;
+      for (index_t k = 0; k < len; ++k) {
+        const T v = sv(s0 + k * stride);
+        dv(d0 + k) = accumulate ? dv(d0 + k) + v : v;
+      }
+    });
+  } else {
+    Kokkos::parallel_for(label, range<Space>(dst.size()), KOKKOS_LAMBDA(index_t i) {
+      const T v = sv(map.src_index(i));
+      dv(i) = accumulate ? dv(i) + v : v;
+    });
+  }
 }
 
 // Copies a block between two tensors that differ only along one axis, viewed as (outer, n, inner):
@@ -99,10 +127,13 @@ void copy_axis_block(const Tensor<T, Space>& src, index_t src_n, index_t src_off
                      const char* label) {
   auto sv = src.view();
   auto dv = dst.view();
-  Kokkos::parallel_for(label, range<Space>(outer * count * inner), KOKKOS_LAMBDA(index_t q) {
-    const index_t i = q % inner, k = (q / inner) % count, o = q / (inner * count);
-    const T v = sv((o * src_n + src_offset + k) * inner + i);
-    const index_t d = (o * dst_n + dst_offset + k) * inner + i;
+  // For each o the block is one contiguous run of count * inner elements in both tensors.
+  const index_t run = count * inner;
+  if (run == 0) return;
+  Kokkos::parallel_for(label, range<Space>(outer * run), KOKKOS_LAMBDA(index_t q) {
+    const index_t o = q / run, r = q - o * run;
+    const T v = sv((o * src_n + src_offset) * inner + r);
+    const index_t d = (o * dst_n + dst_offset) * inner + r;
     dv(d) = accumulate ? dv(d) + v : v;
   });
 }

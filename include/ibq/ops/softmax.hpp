@@ -28,6 +28,7 @@ Tensor<T, Space> softmax_rows(const Tensor<T, Space>& x, int a, bool log, const 
   using member_t = typename team_policy_t<Space>::member_type;
   const AxisSplit sp = split_axis(x.shape(), a);
   auto y = Tensor<T, Space>::empty(x.shape());
+  if (x.size() == 0) return y;
   auto xv = x.view();
   auto yv = y.view();
   const index_t n = sp.n, inner = sp.inner;
@@ -42,12 +43,19 @@ Tensor<T, Space> softmax_rows(const Tensor<T, Space>& x, int a, bool log, const 
             if (v > acc) acc = v;
           },
           Kokkos::Max<T>(mx));
+      // softmax keeps exp(x - max) in y between the passes: one exp per element, the dominant cost.
       T s = 0;
       Kokkos::parallel_reduce(
-          Kokkos::TeamThreadRange(m, n), [&](index_t k, T& acc) { acc += km::exp(xv(base + k) - mx); }, s);
+          Kokkos::TeamThreadRange(m, n),
+          [&](index_t k, T& acc) {
+            const T e = km::exp(xv(base + k) - mx);
+            if (!log) yv(base + k) = e;
+            acc += e;
+          },
+          s);
       const T shift = mx + km::log(s), inv = T(1) / s;
       Kokkos::parallel_for(Kokkos::TeamThreadRange(m, n), [&](index_t k) {
-        yv(base + k) = log ? xv(base + k) - shift : km::exp(xv(base + k) - mx) * inv;
+        yv(base + k) = log ? xv(base + k) - shift : yv(base + k) * inv;
       });
     });
   } else {
@@ -56,11 +64,15 @@ Tensor<T, Space> softmax_rows(const Tensor<T, Space>& x, int a, bool log, const 
       T mx = xv(base);
       for (index_t k = 1; k < n; ++k) mx = xv(base + k * inner) > mx ? xv(base + k * inner) : mx;
       T s = 0;
-      for (index_t k = 0; k < n; ++k) s += km::exp(xv(base + k * inner) - mx);
+      for (index_t k = 0; k < n; ++k) {
+        const T e = km::exp(xv(base + k * inner) - mx);
+        if (!log) yv(base + k * inner) = e;
+        s += e;
+      }
       const T shift = mx + km::log(s), inv = T(1) / s;
       for (index_t k = 0; k < n; ++k) {
         const index_t j = base + k * inner;
-        yv(j) = log ? xv(j) - shift : km::exp(xv(j) - mx) * inv;
+        yv(j) = log ? xv(j) - shift : yv(j) * inv;
       }
     });
   }
@@ -157,10 +169,11 @@ index_t check_class_labels(const Shape& logits, const Tensor<std::int32_t, Space
   IBQ_CHECK(logits.rank >= 2, op << ": logits must be [N, C] or [N, C, d1, ...], got " << logits
                                  << "; the class axis is axis 1");
   const Shape want = reduced_shape(logits, 1, false);
-  IBQ_CHECK(labels.shape() == want || (logits.rank == 2 && labels.rank() == 1 && labels.size() == logits.dims[0]),
+  IBQ_CHECK(labels.shape() == want,
             op << ": labels " << labels.shape() << " do not match logits " << logits << "; labels need shape " << want
                << " (the logits without the class axis 1)");
   const index_t c = logits.dims[1];
+  IBQ_CHECK(c > 0, op << ": logits " << logits << " have no classes (axis 1 is empty)");
   const std::vector<std::int32_t> host = labels.to_host();
   index_t valid = 0;
   for (std::size_t p = 0; p < host.size(); ++p) {
@@ -285,11 +298,12 @@ Var<T, Space> cross_entropy(const Var<T, Space>& logits, const Tensor<std::int32
   auto& tape = logits.tape();
   auto r = cross_entropy_forward(logits.value(), labels, ignore_index);
   return tape.record("cross_entropy", r.loss, {logits},
-                     [ix = logits.id(), sx = tape.save(logits.value()), labels, lse = r.lse, valid = r.valid,
-                      ignore_index](Tape<T, Space>& t, const Tensor<T, Space>& gy) {
+                     [ix = logits.id(), sx = tape.save(logits.value()), sl = SavedTensor<std::int32_t, Space>(labels),
+                      lse = r.lse, valid = r.valid, ignore_index](Tape<T, Space>& t, const Tensor<T, Space>& gy) {
                        auto gx = t.grad_for(ix);
                        if (gx.defined())
-                         cross_entropy_backward(sx.get("cross_entropy"), labels, lse, valid, gy, gx, ignore_index);
+                         cross_entropy_backward(sx.get("cross_entropy"), sl.get("cross_entropy"), lse, valid, gy, gx,
+                                                ignore_index);
                      });
 }
 
