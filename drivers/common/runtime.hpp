@@ -13,6 +13,7 @@
 
 #include "cli.hpp"
 #include "ibq/core/error.hpp"
+#include "ibq/core/host_memory.hpp"
 #include "ibq/linalg/gemm_host.hpp"
 
 namespace ibq::cli {
@@ -25,6 +26,7 @@ class Runtime {
     // Idle threads sleep rather than spin: on shared or small nodes spinning steals cores from the threads
     // doing the work (measured 3x slower training steps on a loaded 2-core machine). Set it to override.
     setenv("OMP_WAIT_POLICY", "passive", 0);
+    keep_host_memory_warm();
     Kokkos::InitArguments init(threads > 0 ? threads : -1, -1, -1, /*disable_warnings=*/true);
     Kokkos::initialize(init);
   }
