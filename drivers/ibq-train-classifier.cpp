@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
         .add<long>("data.test_limit", 0, "evaluate on the first N test images (0: all 10000)")
         .add<std::string>("model.channels", "32,64,128", "output channels of the conv blocks")
         .add<long>("model.hidden", 128, "width of the feature layer (fc1)")
-        .add<int>("train.epochs", 4, "passes over the training set")
+        .add<int>("train.epochs", 2, "passes over the training set")
         .add<long>("train.batch_size", 128, "images per step")
         .add<double>("train.lr", 2e-3, "peak learning rate (AdamW, cosine decay to 0)")
         .add<double>("train.weight_decay", 0.0, "AdamW decoupled weight decay")

@@ -87,7 +87,9 @@ class Options {
     po::variables_map vm;
     std::string config;
     try {
-      po::store(po::command_line_parser(argc, argv).options(all).run(), vm);  // command line wins: stored first
+      // No prefix guessing: '--train.epoch' must not silently mean '--train.epochs'.
+      const int style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+      po::store(po::command_line_parser(argc, argv).options(all).style(style).run(), vm);  // stored first: wins
       if (vm.count("help")) {
         std::cout << program_ << ": " << summary_ << "\n\nUsage: " << program_
                   << " [--config experiments/NAME.ini] [--section.key=value ...]\n\n"

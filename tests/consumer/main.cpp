@@ -1,8 +1,7 @@
 // Uses the installed headers end to end: a tape, two ops, backward and a GEMM.
 #include <cstdio>
 
-#include "ibq/ops/binary.hpp"
-#include "ibq/ops/unary.hpp"
+#include "ibq/ops/all.hpp"
 
 int main(int argc, char** argv) {
   Kokkos::ScopeGuard guard(argc, argv);

@@ -23,7 +23,7 @@
 namespace ibq {
 
 struct ClassifierTrainConfig {
-  int epochs = 4;
+  int epochs = 2;
   index_t batch_size = 128;
   double lr = 2e-3;
   double weight_decay = 0.0;
