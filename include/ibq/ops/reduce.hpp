@@ -161,6 +161,23 @@ void sum_axis_backward(const Tensor<T, Space>& gy, const Tensor<T, Space>& gx, i
   });
 }
 
+
+// The maximum of row [base, base + n) of v, reduced across the calling team (softmax, log-sum-exp, max).
+template <class View, class Member>
+KOKKOS_INLINE_FUNCTION typename View::non_const_value_type team_row_max(const Member& m, const View& v, index_t base,
+                                                                        index_t n) {
+  using T = typename View::non_const_value_type;
+  T mx;
+  Kokkos::parallel_reduce(
+      Kokkos::TeamThreadRange(m, n),
+      [&](index_t k, T& acc) {
+        const T x = v(base + k);
+        if (x > acc) acc = x;
+      },
+      Kokkos::Max<T>(mx));
+  return mx;
+}
+
 }  // namespace detail
 
 // Values and positions (within the axis) of the maxima.
@@ -225,14 +242,7 @@ MaxResult<T, Space> max_forward(const Tensor<T, Space>& x, int axis, bool keepdi
     // Two passes (max, then the first index holding it) keep ties deterministic with the stock reducers.
     Kokkos::parallel_for("ibq::ops::max_fwd", detail::row_teams<Space>(sp.outer, n, op), KOKKOS_LAMBDA(const member_t& m) {
       const index_t row = m.league_rank(), base = row * n;
-      T mx;
-      Kokkos::parallel_reduce(
-          Kokkos::TeamThreadRange(m, n),
-          [&](index_t k, T& acc) {
-            const T v = xv(base + k);
-            if (v > acc) acc = v;
-          },
-          Kokkos::Max<T>(mx));
+      const T mx = detail::team_row_max(m, xv, base, n);
       index_t first;
       Kokkos::parallel_reduce(
           Kokkos::TeamThreadRange(m, n),

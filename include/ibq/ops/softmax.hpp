@@ -35,14 +35,7 @@ Tensor<T, Space> softmax_rows(const Tensor<T, Space>& x, int a, bool log, const 
   if (inner == 1) {
     Kokkos::parallel_for(label, row_teams<Space>(sp.outer, n, op), KOKKOS_LAMBDA(const member_t& m) {
       const index_t base = index_t(m.league_rank()) * n;
-      T mx;
-      Kokkos::parallel_reduce(
-          Kokkos::TeamThreadRange(m, n),
-          [&](index_t k, T& acc) {
-            const T v = xv(base + k);
-            if (v > acc) acc = v;
-          },
-          Kokkos::Max<T>(mx));
+      const T mx = team_row_max(m, xv, base, n);
       // softmax keeps exp(x - max) in y between the passes: one exp per element, the dominant cost.
       T s = 0;
       Kokkos::parallel_reduce(
@@ -136,14 +129,7 @@ Tensor<T, Space> logsumexp_rows(const Tensor<T, Space>& x, int a, const char* op
   if (inner == 1) {
     Kokkos::parallel_for(label, row_teams<Space>(sp.outer, n, op), KOKKOS_LAMBDA(const member_t& m) {
       const index_t row = m.league_rank(), base = row * n;
-      T mx;
-      Kokkos::parallel_reduce(
-          Kokkos::TeamThreadRange(m, n),
-          [&](index_t k, T& acc) {
-            const T v = xv(base + k);
-            if (v > acc) acc = v;
-          },
-          Kokkos::Max<T>(mx));
+      const T mx = team_row_max(m, xv, base, n);
       T s = 0;
       Kokkos::parallel_reduce(
           Kokkos::TeamThreadRange(m, n), [&](index_t k, T& acc) { acc += km::exp(xv(base + k) - mx); }, s);
