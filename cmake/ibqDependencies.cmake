@@ -4,12 +4,19 @@ include(CMakeFindDependencyMacro)
 
 # Kokkos: the caller's (-DKokkos_ROOT=..., a module or Spack), ours from hpc/setup.sh, or Debian's Serial one.
 find_dependency(Kokkos)
-if(NOT TARGET Kokkos::kokkos)
-  # Debian's Trilinos-flavoured Kokkos 3.4 exports trilinos_kokkos* targets and plain variables instead.
+if(Kokkos_INCLUDE_DIRS MATCHES "/trilinos")
+  # Debian's Trilinos-built Kokkos 3.4 (libtrilinos-kokkos-dev): its Kokkos::kokkos points at a wrong include
+  # folder (/usr/lib/include) and links bare target names it never defines, so build the target from the
+  # variables the same config file sets correctly.
   if(NOT TARGET ibq_debian_kokkos)
+    set(_ibq_kokkos_libs)
+    foreach(_lib IN LISTS Kokkos_LIBRARIES)
+      find_library(IBQ_DEBIAN_${_lib} NAMES ${_lib} PATHS ${Kokkos_LIBRARY_DIRS} NO_DEFAULT_PATH REQUIRED)
+      list(APPEND _ibq_kokkos_libs ${IBQ_DEBIAN_${_lib}})
+    endforeach()
     add_library(ibq_debian_kokkos INTERFACE IMPORTED)
     set_target_properties(ibq_debian_kokkos PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${Kokkos_INCLUDE_DIRS}"
-                                                       INTERFACE_LINK_LIBRARIES "${Kokkos_LIBRARIES}")
+      INTERFACE_LINK_LIBRARIES "${_ibq_kokkos_libs};${Kokkos_TPL_LIBRARIES}")
   endif()
   set(IBQ_KOKKOS_TARGET ibq_debian_kokkos)
 else()
