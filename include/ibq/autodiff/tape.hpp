@@ -83,16 +83,12 @@ class Tape {
   // backward closure. Inputs must live on this tape.
   template <class F>
   var_type record(const char* op, const tensor_type& value, std::initializer_list<var_type> inputs, F&& backward) {
-    bool needs = false;
-    for (const var_type& in : inputs) {
-      IBQ_CHECK(in.defined(), op << ": an input Var was never recorded on a tape");
-      IBQ_CHECK(&in.tape() == this, op << ": inputs come from different tapes; record a step's ops on one tape");
-      needs = needs || slots_[in.id()].requires_grad;
-    }
-    needs = needs && grad_enabled_;
-    var_type out = push_slot(value, needs, /*is_leaf=*/false);
-    if (needs) nodes_.push_back(Node{op, out.id(), backward_fn(std::forward<F>(backward))});
-    return out;
+    return record_node(op, value, inputs.begin(), inputs.end(), std::forward<F>(backward));
+  }
+  // The same for a run-time number of inputs (concat).
+  template <class F>
+  var_type record(const char* op, const tensor_type& value, const std::vector<var_type>& inputs, F&& backward) {
+    return record_node(op, value, inputs.begin(), inputs.end(), std::forward<F>(backward));
   }
   SavedTensor<T, Space> save(const tensor_type& t) const { return SavedTensor<T, Space>(t); }
 
@@ -182,6 +178,19 @@ class Tape {
     backward_fn backward;
   };
 
+  template <class It, class F>
+  var_type record_node(const char* op, const tensor_type& value, It first, It last, F&& backward) {
+    bool needs = false;
+    for (It in = first; in != last; ++in) {
+      IBQ_CHECK(in->defined(), op << ": an input Var was never recorded on a tape");
+      IBQ_CHECK(&in->tape() == this, op << ": inputs come from different tapes; record a step's ops on one tape");
+      needs = needs || slots_[in->id()].requires_grad;
+    }
+    needs = needs && grad_enabled_;
+    var_type out = push_slot(value, needs, /*is_leaf=*/false);
+    if (needs) nodes_.push_back(Node{op, out.id(), backward_fn(std::forward<F>(backward))});
+    return out;
+  }
   var_type push_slot(const tensor_type& value, bool requires_grad, bool is_leaf) {
     IBQ_CHECK(value.defined(), "Tape: cannot record an undefined tensor");
     slots_.push_back(Slot{value, tensor_type(), requires_grad, is_leaf});

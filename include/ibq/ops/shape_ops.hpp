@@ -297,9 +297,6 @@ Var<T, Space> concat(const std::vector<Var<T, Space>>& xs, int axis) {
   std::vector<Tensor<T, Space>> values;
   std::vector<int> ids;
   std::vector<index_t> offsets;
-  // Tape::record takes a fixed initializer_list, so the node is recorded against one representative input:
-  // the first that needs a gradient (which decides whether the node is kept); the closure serves them all.
-  const Var<T, Space>* rep = &xs[0];
   index_t offset = 0;
   for (const auto& x : xs) {
     IBQ_CHECK(x.defined() && &x.tape() == &tape,
@@ -308,9 +305,8 @@ Var<T, Space> concat(const std::vector<Var<T, Space>>& xs, int axis) {
     ids.push_back(x.id());
     offsets.push_back(offset);
     if (x.shape().rank == xs[0].shape().rank) offset += x.shape()[detail::normalize_axis(x.shape(), axis, "concat")];
-    if (!rep->requires_grad() && x.requires_grad()) rep = &x;
   }
-  return tape.record("concat", concat_forward(values, axis), {*rep},
+  return tape.record("concat", concat_forward(values, axis), xs,
                      [ids, offsets, axis](Tape<T, Space>& t, const Tensor<T, Space>& gy) {
                        for (std::size_t j = 0; j < ids.size(); ++j) {
                          auto gx = t.grad_for(ids[j]);
