@@ -38,7 +38,9 @@ class Runtime {
     const char* core = std::getenv("OPENBLAS_CORETYPE");
     return std::string("Kokkos ") + Kokkos::DefaultExecutionSpace::name() + " with " +
            std::to_string(Kokkos::DefaultExecutionSpace().concurrency()) + " threads; host GEMM " + gemm_host_backend() +
-           (core ? std::string(" (OPENBLAS_CORETYPE=") + core + ")" : std::string(""));
+           (core ? std::string(" (OPENBLAS_CORETYPE=") + core +
+                       " overrides OpenBLAS's CPU detection and can halve GEMM speed; unset it)"
+                 : std::string(""));
   }
 };
 
