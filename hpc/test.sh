@@ -4,7 +4,7 @@
 #   hpc/test.sh            # the suite on the OpenMP build (what the README and CI run)
 #   hpc/test.sh asan       # the unit tests under AddressSanitizer + UBSan
 #   hpc/test.sh cuda       # compile the library and the whole suite for CUDA (no GPU needed; nothing runs)
-#   hpc/test.sh serial     # the suite on Debian's Serial-only Kokkos
+#   hpc/test.sh serial     # the unit tests on Debian's Serial-only Kokkos
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 preset=${1:-default}

@@ -47,35 +47,30 @@ void elementwise_loss_backward(bool squared, const Tensor<T, Space>& a, const Te
 }  // namespace detail
 
 // ---- kernels ------------------------------------------------------------------------------------------
+// mean |a - b| (squared = false) or mean (a - b)^2 (squared = true), into a new [1] tensor on the device.
 template <class T, class Space>
-Tensor<T, Space> l1_loss_forward(const Tensor<T, Space>& a, const Tensor<T, Space>& b) {
-  detail::check_same_shape(a.shape(), b.shape(), "l1_loss");
+Tensor<T, Space> distance_loss_forward(const Tensor<T, Space>& a, const Tensor<T, Space>& b, bool squared,
+                                       const char* op) {
+  detail::check_same_shape(a.shape(), b.shape(), op);
   auto y = Tensor<T, Space>::empty(Shape{1});
   auto av = a.view();
   auto bv = b.view();
   detail::reduce_sum_into(
-      "ibq::ops::l1_loss_fwd", a.size(),
+      squared ? "ibq::ops::mse_loss_fwd" : "ibq::ops::l1_loss_fwd", a.size(),
       KOKKOS_LAMBDA(index_t i, T & s) {
         const T d = av(i) - bv(i);
-        s += d < T(0) ? -d : d;
+        s += squared ? d * d : (d < T(0) ? -d : d);
       },
       y, T(1) / T(a.size()));
   return y;
 }
 template <class T, class Space>
+Tensor<T, Space> l1_loss_forward(const Tensor<T, Space>& a, const Tensor<T, Space>& b) {
+  return distance_loss_forward(a, b, false, "l1_loss");
+}
+template <class T, class Space>
 Tensor<T, Space> mse_loss_forward(const Tensor<T, Space>& a, const Tensor<T, Space>& b) {
-  detail::check_same_shape(a.shape(), b.shape(), "mse_loss");
-  auto y = Tensor<T, Space>::empty(Shape{1});
-  auto av = a.view();
-  auto bv = b.view();
-  detail::reduce_sum_into(
-      "ibq::ops::mse_loss_fwd", a.size(),
-      KOKKOS_LAMBDA(index_t i, T & s) {
-        const T d = av(i) - bv(i);
-        s += d * d;
-      },
-      y, T(1) / T(a.size()));
-  return y;
+  return distance_loss_forward(a, b, true, "mse_loss");
 }
 // ga += gy[0] sign(a - b) / numel, gb -= the same; pass an undefined Tensor for a gradient not wanted
 template <class T, class Space>
