@@ -8,6 +8,7 @@
 // and copied to the device once.
 #pragma once
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,41 @@ struct ImageSet {
     labels.resize(std::size_t(n));
   }
 };
+
+// Zero-pads every image symmetrically to size x size (extra odd pixel on the bottom/right). Fashion-MNIST's
+// background is 0, so padding 28 -> 32 extends the background; the tokenizer needs a multiple of 2^levels.
+inline ImageSet pad_images(const ImageSet& in, index_t size) {
+  IBQ_CHECK(size >= in.height && size >= in.width,
+            "pad_images: target " << size << " is smaller than the images (" << in.height << "x" << in.width << ")");
+  ImageSet out = in;
+  out.height = out.width = size;
+  out.pixels.assign(std::size_t(in.count * in.channels * size * size), 0);
+  const index_t top = (size - in.height) / 2, left = (size - in.width) / 2;
+  for (index_t i = 0; i < in.count * in.channels; ++i)
+    for (index_t r = 0; r < in.height; ++r)
+      std::copy_n(in.pixels.data() + (i * in.height + r) * in.width, in.width,
+                  out.pixels.data() + (i * size + top + r) * size + left);
+  return out;
+}
+
+// Repeats a single-channel set into `channels` identical planes (grey -> RGB for 3-channel models).
+inline ImageSet replicate_channels(const ImageSet& in, index_t channels) {
+  IBQ_CHECK(in.channels == 1, "replicate_channels: the set already has " << in.channels << " channels");
+  ImageSet out = in;
+  out.channels = channels;
+  out.pixels.resize(std::size_t(in.count * channels * in.height * in.width));
+  const index_t plane = in.height * in.width;
+  for (index_t i = 0; i < in.count; ++i)
+    for (index_t c = 0; c < channels; ++c)
+      std::copy_n(in.pixels.data() + i * plane, plane, out.pixels.data() + (i * channels + c) * plane);
+  return out;
+}
+
+// The tokenizer's input convention, as the reference's x / 127.5 - 1: pixels scaled to [-1, 1].
+inline void scale_to_unit_range(ImageSet& set) {
+  set.mean = 0.5;
+  set.std = 0.5;
+}
 
 // Fashion-MNIST from the gzip'd IDX files (Debian: dataset-fashion-mnist). split: "train" or "test".
 inline ImageSet load_fashion_mnist(const std::string& dir, const std::string& split) {
