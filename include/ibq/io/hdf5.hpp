@@ -150,6 +150,29 @@ class File {
     return out;
   }
 
+  // Reads rows [first, first + count) of a dataset along its first axis (a hyperslab): batches of a large
+  // image shard without loading the whole file.
+  template <class T>
+  std::vector<T> read_rows(const std::string& name, hsize_t first, hsize_t count) const {
+    const auto d = dims(name);
+    IBQ_CHECK(!d.empty() && first + count <= d[0], "HDF5 '" << path_ << "': rows [" << first << ", " << first + count
+                                                            << ") of '" << name << "' are out of range");
+    hsize_t row = 1;
+    for (std::size_t i = 1; i < d.size(); ++i) row *= d[i];
+    std::vector<T> out(count * row);
+    if (count == 0) return out;
+    Handle ds(open_dataset(name), H5Dclose);
+    Handle file_space(H5Dget_space(ds), H5Sclose);
+    std::vector<hsize_t> start(d.size(), 0), extent(d);
+    start[0] = first;
+    extent[0] = count;
+    H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start.data(), nullptr, extent.data(), nullptr);
+    Handle mem_space(H5Screate_simple(int(extent.size()), extent.data(), nullptr), H5Sclose);
+    IBQ_CHECK(H5Dread(ds, native_type<T>(), mem_space, file_space, H5P_DEFAULT, out.data()) >= 0,
+              "HDF5 '" << path_ << "': reading rows of '" << name << "' failed (corrupt file?)");
+    return out;
+  }
+
   // Attributes on an object ("/" is the root group).
   void set_attr(const std::string& obj, const std::string& key, const std::string& value) {
     Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
