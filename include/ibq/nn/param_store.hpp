@@ -11,6 +11,7 @@
 // each one pass over one buffer. Names follow the reference's state-dict names so PyTorch weights map 1:1.
 #pragma once
 
+#include <map>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -58,6 +59,13 @@ class ParamStore {
       for (auto& e : *group) apply_init(e.init, e.value, seed, e.name);
   }
   bool allocated() const { return allocated_; }
+  // Trainable elements per top-level module ("encoder", "quantize", ...), available before allocate():
+  // reference configurations with hundreds of millions of parameters can be counted without memory.
+  std::map<std::string, index_t> declared_counts() const {
+    std::map<std::string, index_t> counts;
+    for (const auto& e : params_) counts[e.name.substr(0, e.name.find('.'))] += e.shape.numel();
+    return counts;
+  }
 
   // ---- access ------------------------------------------------------------------------------------------
   const tensor_type& value(ParamRef r) const { return entry(r).value; }
