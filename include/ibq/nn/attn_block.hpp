@@ -10,6 +10,7 @@
 #include "ibq/nn/conv2d.hpp"
 #include "ibq/nn/group_norm.hpp"
 #include "ibq/ops/attention.hpp"
+#include "ibq/ops/binary.hpp"
 #include "ibq/ops/shape_ops.hpp"
 
 namespace ibq {

@@ -12,6 +12,7 @@
 #include "ibq/core/random.hpp"
 #include "ibq/nn/conv2d.hpp"
 #include "ibq/nn/group_norm.hpp"
+#include "ibq/ops/binary.hpp"
 #include "ibq/ops/dropout.hpp"
 #include "ibq/ops/unary.hpp"
 
