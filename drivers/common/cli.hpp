@@ -108,12 +108,29 @@ class Options {
       fail(std::string(e.what()) + (config.empty() ? "" : " (config file '" + config + "')") +
            "; run with --help for the list of options");
     }
-    std::map<std::string, std::string> text;
-    for (const auto& [key, printer] : printers_) text[key] = printer(vm[key]);
-    return Args(vm, text, config);
+    return finish(vm, config);
+  }
+
+  // Reads a configuration stored as text (the resolved INI inside a checkpoint) with these options'
+  // defaults for keys it lacks. `origin` names the text in errors.
+  Args parse_text(const std::string& ini, const std::string& origin) const {
+    po::variables_map vm;
+    try {
+      std::istringstream in(ini);
+      po::store(po::parse_config_file(in, desc_, /*allow_unregistered=*/true), vm);
+      po::notify(vm);
+    } catch (const po::error& e) {
+      fail(std::string(e.what()) + " (configuration stored in " + origin + ")");
+    }
+    return finish(vm, origin);
   }
 
  private:
+  Args finish(const po::variables_map& vm, const std::string& origin) const {
+    std::map<std::string, std::string> text;
+    for (const auto& [key, printer] : printers_) text[key] = printer(vm[key]);
+    return Args(vm, text, origin);
+  }
   static void require_section(const std::string& key) {
     if (key.find('.') == std::string::npos || key.front() == '.' || key.back() == '.')
       throw std::logic_error("cli option '" + key + "' must be 'section.key'");

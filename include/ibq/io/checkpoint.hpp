@@ -3,14 +3,18 @@
 //   ibq::CheckpointMeta meta{"classifier", step, epoch, resolved_config_ini};
 //   ibq::save_checkpoint("run/model.h5", meta, store, &adam, {{"test_accuracy", acc_series}});
 //   auto meta2 = ibq::load_checkpoint("run/model.h5", "classifier", store, &adam);  // checks everything
+//   ibq::save_checkpoint(path, meta, store, &adam, metrics, &ema.shadow());        // + ema/<name>
 //
 // Layout (h5ls -r): root attributes format="ibq-checkpoint", version, kind, step, epoch, config,
 // world_size; params/<name> and buffers/<name> (state-dict names, e.g. encoder.conv_in.weight);
-// optim/m/<name>, optim/v/<name> and attribute optim:step; metrics/<series>. The file is written to a
+// optim/m/<name>, optim/v/<name> and attribute optim:step; ema/<name> (the EMA shadow, when given);
+// rng/seed and rng/step (all randomness is counter-based on (seed, step), so these two
+// restore it exactly); metrics/<series>. The file is written to a
 // temporary name and renamed, so a crash never replaces a good checkpoint with a broken one.
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,6 +33,7 @@ struct CheckpointMeta {
   std::int64_t epoch = 0;
   std::string config;  // the resolved INI configuration that produced it
   std::int64_t world_size = 1;
+  std::uint64_t seed = 0;  // the run's seed: with step, the whole random state (counter-based RNG)
 };
 
 namespace detail {
@@ -42,7 +47,8 @@ Tensor<T, Space> slice_of(const Tensor<T, Space>& flat, const typename ParamStor
 template <class T, class Space>
 void save_checkpoint(const std::string& path, const CheckpointMeta& meta, const ParamStore<T, Space>& store,
                      const Adam<T, Space>* optim = nullptr,
-                     const std::map<std::string, std::vector<double>>& metrics = {}) {
+                     const std::map<std::string, std::vector<double>>& metrics = {},
+                     const Tensor<T, Space>* ema = nullptr) {
   h5::write_atomic(path, [&](h5::File& f) {
     f.set_attr("/", "format", checkpoint_format);
     f.set_attr("/", "version", checkpoint_version);
@@ -60,6 +66,10 @@ void save_checkpoint(const std::string& path, const CheckpointMeta& meta, const 
       }
       f.set_attr("optim", "step", optim->steps());
     }
+    if (ema)
+      for (const auto& e : store.params()) h5::write_tensor(f, "ema/" + e.name, detail::slice_of(*ema, e));
+    f.write("rng/seed", std::vector<std::int64_t>{std::int64_t(meta.seed)}, {1});
+    f.write("rng/step", std::vector<std::int64_t>{meta.step}, {1});
     for (const auto& [name, series] : metrics)
       f.write("metrics/" + name, series, {hsize_t(series.size())});
   });
@@ -69,7 +79,7 @@ void save_checkpoint(const std::string& path, const CheckpointMeta& meta, const 
 // Every mismatch (format, version, kind, a missing/extra/mis-shaped tensor) is an error that says what differs.
 template <class T, class Space>
 CheckpointMeta load_checkpoint(const std::string& path, const std::string& expected_kind, ParamStore<T, Space>& store,
-                               Adam<T, Space>* optim = nullptr) {
+                               Adam<T, Space>* optim = nullptr, Tensor<T, Space>* ema = nullptr) {
   h5::File f(path, h5::File::Mode::read);
   IBQ_CHECK(f.has_attr("/", "format") && f.attr_string("/", "format") == checkpoint_format,
             "'" << path << "' is not an ibq checkpoint (no format=\"" << checkpoint_format << "\" attribute)");
@@ -84,19 +94,31 @@ CheckpointMeta load_checkpoint(const std::string& path, const std::string& expec
   meta.epoch = f.attr<std::int64_t>("/", "epoch");
   meta.config = f.attr_string("/", "config");
   meta.world_size = f.attr<std::int64_t>("/", "world_size");
+  if (f.exists("rng/seed")) meta.seed = std::uint64_t(f.read<std::int64_t>("rng/seed").at(0));
 
   auto load_group = [&](const std::string& group, const std::vector<typename ParamStore<T, Space>::Entry>& entries,
                         auto&& target) {
-    auto stored = f.datasets(group);
-    IBQ_CHECK(stored.size() == entries.size(), "'" << path << "': " << group << "/ holds " << stored.size()
-                                                   << " tensors, the model has " << entries.size()
-                                                   << " (was it written by a different model configuration?)");
+    // Tensor by tensor first, so that the error names the first one that differs.
     for (const auto& e : entries) {
       const std::string name = group + "/" + e.name;
-      IBQ_CHECK(f.exists(name), "'" << path << "': missing '" << name << "' (model and checkpoint differ)");
+      IBQ_CHECK(f.exists(name), "'" << path << "': missing '" << name
+                                    << "' (the checkpoint was written by a different model configuration)");
       const auto dims = f.dims(name);
       const Shape s = Shape::from_range(dims.begin(), dims.end());
-      IBQ_CHECK(s == e.shape, "'" << path << "': '" << name << "' has shape " << s << ", the model expects " << e.shape);
+      IBQ_CHECK(s == e.shape, "'" << path << "': '" << name << "' has shape " << s << ", the model expects " << e.shape
+                                  << " (the checkpoint was written by a different model configuration)");
+    }
+    auto stored = f.exists(group) ? f.datasets(group) : std::vector<std::string>{};
+    if (stored.size() != entries.size()) {
+      std::set<std::string> known;
+      for (const auto& e : entries) known.insert(e.name);
+      for (const auto& name : stored)
+        IBQ_CHECK(known.count(name), "'" << path << "': '" << group << "/" << name
+                                         << "' is not a tensor of this model (the checkpoint was written by a "
+                                            "different model configuration)");
+    }
+    for (const auto& e : entries) {
+      const std::string name = group + "/" + e.name;
       target(e).copy_from_(h5::read_tensor<T, Space>(f, name));
     }
   };
@@ -111,7 +133,20 @@ CheckpointMeta load_checkpoint(const std::string& path, const std::string& expec
                [&](const auto& e) { return detail::slice_of(optim->second_moment(), e); });
     optim->set_steps(f.attr<std::int64_t>("optim", "step"));
   }
+  if (ema) {
+    IBQ_CHECK(f.exists("ema"), "'" << path << "' has no EMA weights (ema/); it was not written by a training run");
+    load_group("ema", store.params(), [&](const auto& e) { return detail::slice_of(*ema, e); });
+  }
   return meta;
+}
+
+// The metric time series stored with a checkpoint (to continue them on resume).
+inline std::map<std::string, std::vector<double>> load_checkpoint_metrics(const std::string& path) {
+  h5::File f(path, h5::File::Mode::read);
+  std::map<std::string, std::vector<double>> metrics;
+  if (f.exists("metrics"))
+    for (const auto& name : f.datasets("metrics")) metrics[name] = f.read<double>("metrics/" + name);
+  return metrics;
 }
 
 }  // namespace ibq

@@ -143,7 +143,7 @@ inline std::string type_name(hid_t type) {
   switch (H5Tget_class(type)) {
     case H5T_INTEGER: return (H5Tget_sign(type) == H5T_SGN_NONE ? "uint" : "int") + std::to_string(bits);
     case H5T_FLOAT: return "float" + std::to_string(bits);
-    case H5T_STRING: return H5Tis_variable_str(type) > 0 ? "string" : "string" + std::to_string(bits / 8);
+    case H5T_STRING: return "string";  // fixed or variable length: the difference is the writer's business
     case H5T_COMPOUND: return "compound";
     case H5T_ENUM: return "enum";
     case H5T_ARRAY: return "array";
@@ -332,6 +332,7 @@ inline std::vector<std::string> attribute_values(hid_t attr, hid_t type, std::ui
     if (H5Tis_variable_str(type) > 0) {
       Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
       H5Tset_size(mem, H5T_VARIABLE);
+      H5Tset_cset(mem, H5Tget_cset(type));  // HDF5 converts no UTF-8 string to ASCII, and h5py writes UTF-8
       std::vector<char*> s(n, nullptr);
       if (H5Aread(attr, mem, s.data()) >= 0) {
         for (std::size_t i = 0; i < shown; ++i) out.emplace_back(s[i] ? s[i] : "");
@@ -475,6 +476,11 @@ void stream_blocks(const File& f, const std::string& name, hid_t ds, const Datas
 
 }  // namespace detail
 
+inline void require_numeric(const File& f, const std::string& name, const DatasetInfo& info) {
+  IBQ_CHECK(info.numeric, "HDF5 '" << f.path() << "': '" << name << "' holds " << info.dtype
+                                   << " data, not numbers (h5dump -d " << name << " shows it)");
+}
+
 // Streams the values with flat (row-major) index in [begin, end) of a numeric dataset, in order, as blocks
 // of at most max_elements: visit(const T* values, std::size_t n, std::uint64_t first_index), where T is the
 // stored type's own C++ type (so visit is usually a generic lambda). Blocks outside the range are not read.
@@ -483,8 +489,7 @@ void for_each_block(const File& f, const std::string& name, Visitor&& visit,
                     std::uint64_t max_elements = default_block_elements, std::uint64_t begin = 0,
                     std::uint64_t end = std::numeric_limits<std::uint64_t>::max()) {
   const DatasetInfo info = dataset_info(f, name);
-  IBQ_CHECK(info.numeric, "HDF5 '" << f.path() << "': '" << name << "' holds " << info.dtype
-                                   << " data, not numbers (h5dump -d " << name << " shows it)");
+  require_numeric(f, name, info);
   Handle ds(H5Dopen2(f.id(), name.c_str(), H5P_DEFAULT), H5Dclose);
   Handle type(H5Dget_type(ds), H5Tclose);
   with_numeric_type(type, [&](auto tag) {

@@ -200,6 +200,7 @@ class File {
     if (H5Tis_variable_str(type) > 0) {  // as h5py writes str attributes
       Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
       H5Tset_size(mem, H5T_VARIABLE);
+      H5Tset_cset(mem, H5Tget_cset(type));  // HDF5 converts no UTF-8 string to ASCII, and h5py writes UTF-8
       char* s = nullptr;
       IBQ_CHECK(H5Aread(attr, mem, &s) >= 0, "HDF5 '" << path_ << "': cannot read attribute '" << key << "'");
       std::string out = s ? s : "";

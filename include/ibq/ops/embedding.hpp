@@ -9,6 +9,8 @@
 // fan-in, so it uses atomics rather than a sort.
 #pragma once
 
+#include <Kokkos_Sort.hpp>
+
 #include <cstdint>
 
 #include "ibq/autodiff/tape.hpp"
@@ -50,15 +52,34 @@ Tensor<T, Space> embedding_forward(const Tensor<T, Space>& weight, const Tensor<
 }
 
 // gweight[indices[...], d] += gy[..., d]  (indices already checked by the forward pass)
+//
+// Deterministic: rows that pick the same code are summed in position order by one thread, so a training
+// run gives bitwise the same result every time (atomic adds would sum in whatever order threads arrive,
+// and exact resume could not be tested). The positions are grouped by code by sorting the unique keys
+// code * n + position; every thread that starts a run of equal codes sums that run.
 template <class T, class Space>
 void embedding_backward(const Tensor<std::int32_t, Space>& indices, const Tensor<T, Space>& gy,
                         const Tensor<T, Space>& gweight) {
+  const index_t n = indices.size();
+  if (n == 0) return;
   auto iv = indices.view();
   auto gyv = gy.view();
   auto gwv = gweight.view();
   const index_t D = gweight.dim(1);
-  Kokkos::parallel_for("ibq::ops::embedding_bwd", range<Space>(gy.size()), KOKKOS_LAMBDA(index_t e) {
-    Kokkos::atomic_add(&gwv(index_t(iv(e / D)) * D + e % D), gyv(e));
+  Kokkos::View<std::int64_t*, Space> keys(Kokkos::view_alloc(Kokkos::WithoutInitializing, "ibq::embedding.keys"), n);
+  Kokkos::parallel_for("ibq::ops::embedding_bwd_keys", range<Space>(n),
+                       KOKKOS_LAMBDA(index_t i) { keys(i) = std::int64_t(iv(i)) * n + i; });
+  Kokkos::sort(keys);
+  Kokkos::parallel_for("ibq::ops::embedding_bwd", range<Space>(n), KOKKOS_LAMBDA(index_t j) {
+    const std::int64_t code = keys(j) / n;
+    if (j > 0 && keys(j - 1) / n == code) return;  // not the start of a run of equal codes
+    index_t end = j + 1;
+    while (end < n && keys(end) / n == code) ++end;
+    for (index_t d = 0; d < D; ++d) {
+      T acc = 0;
+      for (index_t r = j; r < end; ++r) acc += gyv(index_t(keys(r) % n) * D + d);
+      gwv(index_t(code) * D + d) += acc;
+    }
   });
 }
 

@@ -1,0 +1,150 @@
+// drivers/common/tokenizer_options.hpp — the [data], [model] and [quant] options every tokenizer driver
+// shares, and their conversion to library configs. ibq-train-tokenizer stores the resolved INI in each
+// checkpoint; ibq-reconstruct (and later ibq-tokenize) rebuild the same model from it.
+//
+// Defaults are the reference ImageNet recipe (ibq-spec.md sections 1, 2 and 4), so a config file only
+// lists what differs from the paper.
+#pragma once
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli.hpp"
+#include "ibq/data/image_set.hpp"
+#include "ibq/io/image_shard.hpp"
+#include "ibq/models/tokenizer.hpp"
+
+namespace ibq::cli {
+
+// "1,1,2" -> {1, 1, 2}; empty text -> {} when allow_empty.
+inline std::vector<long> parse_int_list(const std::string& text, const std::string& key, bool allow_empty = false) {
+  std::vector<long> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    const auto b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+    if (b == std::string::npos) continue;
+    item = item.substr(b, e - b + 1);
+    try {
+      std::size_t used = 0;
+      const long v = std::stol(item, &used);
+      IBQ_CHECK(used == item.size() && v > 0, "");
+      out.push_back(v);
+    } catch (...) {
+      IBQ_THROW(key << " must be a comma-separated list of positive integers, got '" << text << "'");
+    }
+  }
+  IBQ_CHECK(allow_empty || !out.empty(), key << " must not be empty");
+  return out;
+}
+
+inline void add_data_options(Options& opt) {
+  opt.add<std::string>("data.source", "fashion-mnist", "fashion-mnist (Debian's IDX files) or shards (HDF5 image shards)")
+      .add<std::string>("data.dir", "/usr/share/datasets/fashion-mnist", "fashion-mnist: folder with the gzip'd IDX files")
+      .add<std::string>("data.train", "", "shards: comma-separated training shard files (ibq-prepare-data)")
+      .add<std::string>("data.test", "", "shards: comma-separated test/validation shard files")
+      .add<long>("data.pad_to", 32, "fashion-mnist: zero-pad the 28x28 images to this size (0: keep 28)")
+      .add<long>("data.channels", 1, "fashion-mnist: 1, or 3 to replicate the gray channel")
+      .add<long>("data.train_limit", 0, "use only the first N training images (0: all)")
+      .add<long>("data.test_limit", 0, "use only the first N test images (0: all)");
+}
+
+inline void add_model_options(Options& opt) {
+  opt.add<std::string>("model.quantizer", "ibq", "ibq (index backpropagation) or vq (the VQGAN baseline)")
+      .add<long>("model.ch", 128, "base channel count")
+      .add<std::string>("model.ch_mult", "1,1,2,2,4", "channel multiplier per level (one halving per level after the first)")
+      .add<long>("model.num_res_blocks", 4, "ResnetBlocks per encoder level (the decoder has one more)")
+      .add<std::string>("model.attn_resolutions", "16", "resolutions with attention after each block (empty: none)")
+      .add<long>("model.z_channels", 256, "encoder output / decoder input channels")
+      .add<long>("model.in_channels", 3, "image channels in")
+      .add<long>("model.out_ch", 3, "image channels out")
+      .add<long>("model.resolution", 256, "image size")
+      .add<double>("model.dropout", 0.0, "dropout inside the ResnetBlocks")
+      .add<int>("model.norm_groups", 32, "GroupNorm groups")
+      .add<long>("model.codebook_size", 16384, "K, the number of codes")
+      .add<long>("model.embed_dim", 256, "D, the code dimension (quant_conv output)")
+      .add<double>("quant.beta", 0.25, "weight of the beta term of the quantization loss")
+      .add<bool>("quant.beta_on_codebook", true,
+                 "true: beta on the codebook term, as the released code; false: on the commitment term (paper Eq. 10)")
+      .add<bool>("quant.double_quant", true, "IBQ: keep the mean((sg z_q2 - z)^2) term (false: ablation)")
+      .add<bool>("quant.use_entropy", true, "IBQ: compute the entropy loss")
+      .add<double>("quant.entropy_temperature", 0.01, "IBQ: temperature of the entropy loss's softmax")
+      .add<double>("quant.sample_entropy_weight", 1.0, "IBQ: weight of the per-sample entropy (minimised)")
+      .add<double>("quant.batch_entropy_weight", 1.0, "IBQ: weight of the batch-average entropy (maximised)")
+      .add<bool>("quant.vq_legacy", true, "VQ: beta on the codebook term (taming's default)")
+      .add<bool>("quant.vq_l2_normalize", false, "VQ: normalise z and codes for the distance only");
+}
+
+inline TokenizerConfig tokenizer_config(const Args& a) {
+  TokenizerConfig c;
+  c.quantizer = parse_quantizer_kind(a.get<std::string>("model.quantizer"));
+  auto& ae = c.ae;
+  ae.ch = a.get<long>("model.ch");
+  ae.ch_mult.clear();
+  for (long v : parse_int_list(a.get<std::string>("model.ch_mult"), "model.ch_mult")) ae.ch_mult.push_back(v);
+  ae.num_res_blocks = a.get<long>("model.num_res_blocks");
+  ae.attn_resolutions.clear();
+  for (long v : parse_int_list(a.get<std::string>("model.attn_resolutions"), "model.attn_resolutions", true))
+    ae.attn_resolutions.push_back(v);
+  ae.z_channels = a.get<long>("model.z_channels");
+  ae.in_channels = a.get<long>("model.in_channels");
+  ae.out_ch = a.get<long>("model.out_ch");
+  ae.resolution = a.get<long>("model.resolution");
+  ae.dropout = a.get<double>("model.dropout");
+  ae.norm_groups = a.get<int>("model.norm_groups");
+  c.codebook_size = a.get<long>("model.codebook_size");
+  c.embed_dim = a.get<long>("model.embed_dim");
+  IBQ_CHECK(c.codebook_size > 1 && c.embed_dim > 0, "model.codebook_size must be > 1 and model.embed_dim > 0");
+  c.ibq.beta = c.vq.beta = a.get<double>("quant.beta");
+  c.ibq.beta_on_codebook = a.get<bool>("quant.beta_on_codebook");
+  c.ibq.double_quant = a.get<bool>("quant.double_quant");
+  c.ibq.use_entropy = a.get<bool>("quant.use_entropy");
+  c.ibq.entropy_temperature = a.get<double>("quant.entropy_temperature");
+  c.ibq.sample_entropy_weight = a.get<double>("quant.sample_entropy_weight");
+  c.ibq.batch_entropy_weight = a.get<double>("quant.batch_entropy_weight");
+  c.vq.legacy = a.get<bool>("quant.vq_legacy");
+  c.vq.l2_normalize = a.get<bool>("quant.vq_l2_normalize");
+  ae.validate();
+  return c;
+}
+
+// The training or test split as an in-memory ImageSet in [-1, 1], shaped as the model expects.
+inline ImageSet load_tokenizer_images(const Args& a, const std::string& split) {
+  const std::string source = a.get<std::string>("data.source");
+  ImageSet set;
+  if (source == "fashion-mnist") {
+    set = load_fashion_mnist(a.get<std::string>("data.dir"), split);
+    const long pad = a.get<long>("data.pad_to"), channels = a.get<long>("data.channels");
+    if (pad > 0) set = pad_images(set, pad);
+    IBQ_CHECK(channels == 1 || channels == 3, "data.channels must be 1 or 3, got " << channels);
+    if (channels == 3) set = replicate_channels(set, 3);
+  } else if (source == "shards") {
+    const std::string key = split == "train" ? "data.train" : "data.test";
+    std::vector<std::string> files;
+    std::stringstream ss(a.get<std::string>(key));
+    for (std::string f; std::getline(ss, f, ',');)
+      if (!f.empty()) files.push_back(f);
+    IBQ_CHECK(!files.empty(), key << " lists no shard files; make them with ibq-prepare-data and list them here");
+    for (const auto& f : files) {
+      auto part = ImageShard(f).read_all();
+      if (set.count == 0) {
+        set = std::move(part);
+        continue;
+      }
+      IBQ_CHECK(part.channels == set.channels && part.height == set.height && part.width == set.width,
+                "shard '" << f << "' holds " << part.channels << "x" << part.height << "x" << part.width
+                          << " images, the first shard " << set.channels << "x" << set.height << "x" << set.width);
+      set.pixels.insert(set.pixels.end(), part.pixels.begin(), part.pixels.end());
+      set.labels.insert(set.labels.end(), part.labels.begin(), part.labels.end());
+      set.count += part.count;
+    }
+  } else {
+    IBQ_THROW("data.source = '" << source << "' is not a data source; use fashion-mnist or shards");
+  }
+  scale_to_unit_range(set);
+  set.truncate(a.get<long>(split == "train" ? "data.train_limit" : "data.test_limit"));
+  return set;
+}
+
+}  // namespace ibq::cli

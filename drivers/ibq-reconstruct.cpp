@@ -1,0 +1,129 @@
+// ibq-reconstruct: a tokenizer checkpoint + its dataset's test split -> test-set PSNR, SSIM and codebook
+// utilisation, and a PNG grid of originals above their reconstructions.
+//
+//   ibq-reconstruct --input.checkpoint runs/quickstart/ckpt-00002000.h5 --output.grid runs/quickstart/recon.png
+//
+// The model and data options are read from the configuration stored in the checkpoint, so the images are
+// prepared exactly as in training. Metrics follow the reference evaluation (ibq-spec.md section 6): EMA
+// weights by default, reconstructions clamped to [-1, 1] and quantised to uint8, PSNR/SSIM as scikit-image
+// computes them, averaged over images; utilisation = distinct codes over the whole set / K.
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+
+#include "common/progress.hpp"
+#include "common/runtime.hpp"
+#include "common/tokenizer_options.hpp"
+#include "ibq/data/image_grid.hpp"
+#include "ibq/io/checkpoint.hpp"
+#include "ibq/io/png.hpp"
+#include "ibq/metrics/ssim.hpp"
+#include "ibq/quant/codebook_usage.hpp"
+
+namespace fs = std::filesystem;
+
+int main(int argc, char** argv) {
+  const std::string prog = "ibq-reconstruct";
+  return ibq::cli::run_main(prog, [&] {
+    ibq::cli::Options opt(prog, "reconstructs a test set with a tokenizer checkpoint: PSNR, SSIM, utilisation, PNG grid");
+    opt.add<std::string>("input.checkpoint", "", "tokenizer checkpoint (ibq-train-tokenizer's ckpt-*.h5)")
+        .add<std::string>("input.weights", "ema", "ema (the reference's evaluation weights) or params")
+        .add<std::string>("data.split", "test", "test or train")
+        .add<long>("data.limit", 0, "reconstruct only the first N images (0: the whole split)")
+        .add<long>("eval.batch_size", 100, "images per forward pass")
+        .add<std::string>("output.grid", "", "PNG file for the grid (empty: no grid)")
+        .add<long>("output.grid_columns", 16, "images per grid row")
+        .add<long>("output.grid_rows", 2, "pairs of rows (originals above reconstructions)")
+        .add<int>("output.grid_scale", 2, "pixel repetition factor of the grid")
+        .add<std::string>("output.json", "", "also write the metrics as JSON to this file")
+        .add<int>("runtime.threads", 0, "CPU threads (0: OMP_NUM_THREADS or all cores)");
+    const auto args = opt.parse(argc, argv);
+    const std::string ckpt = args.get<std::string>("input.checkpoint");
+    IBQ_CHECK(!ckpt.empty(), "input.checkpoint is required (a ckpt-*.h5 file written by ibq-train-tokenizer)");
+    IBQ_CHECK(fs::exists(ckpt), "input.checkpoint '" << ckpt << "' does not exist");
+    const std::string weights = args.get<std::string>("input.weights");
+    IBQ_CHECK(weights == "ema" || weights == "params", "input.weights must be ema or params, got '" << weights << "'");
+    const std::string split = args.get<std::string>("data.split");
+    IBQ_CHECK(split == "test" || split == "train", "data.split must be test or train, got '" << split << "'");
+    const long batch = args.get<long>("eval.batch_size");
+    IBQ_CHECK(batch > 0, "eval.batch_size must be positive");
+
+    ibq::cli::Runtime runtime(args.get<int>("runtime.threads"));
+    // Rebuild the training run's model and data options from the configuration stored in the checkpoint.
+    ibq::cli::Options stored_opt(prog, "");
+    ibq::cli::add_data_options(stored_opt);
+    ibq::cli::add_model_options(stored_opt);
+    const auto stored = stored_opt.parse_text(ibq::h5::File(ckpt, ibq::h5::File::Mode::read).attr_string("/", "config"),
+                                              "'" + ckpt + "'");
+    const auto model_cfg = ibq::cli::tokenizer_config(stored);
+    ibq::Tokenizer<float> model(model_cfg, 0);
+    ibq::Tensor<float> ema({model.store().num_params()});
+    ibq::load_checkpoint(ckpt, "tokenizer", model.store(), static_cast<ibq::Adam<float>*>(nullptr),
+                         weights == "ema" ? &ema : nullptr);
+    if (weights == "ema") {
+      model.store().flat_values().copy_from_(ema);
+      model.store().mark_values_modified();
+    }
+
+    auto set = ibq::cli::load_tokenizer_images(stored, split);
+    set.truncate(args.get<long>("data.limit"));
+    const ibq::index_t H = set.height, W = set.width, C = set.channels;
+    std::vector<ibq::index_t> order(set.count);
+    for (ibq::index_t i = 0; i < set.count; ++i) order[i] = i;
+    ibq::CodebookUsage<> usage(model_cfg.codebook_size);
+    double psnr_sum = 0, ssim_sum = 0;
+    long identical = 0;
+    const long cols = args.get<long>("output.grid_columns"), pairs = args.get<long>("output.grid_rows");
+    std::vector<std::vector<std::uint8_t>> grid_rows;
+    ibq::cli::Progress bar("reconstruct", set.count);
+    for (ibq::index_t first = 0; first < set.count; first += batch) {
+      const ibq::index_t n = std::min<ibq::index_t>(batch, set.count - first);
+      const auto tokens = model.encode(set.batch<float>(order, first, n));
+      usage.update(tokens);
+      const auto recon = ibq::to_uint8_nhwc(model.decode(tokens));
+      const auto orig = ibq::image_set_nhwc(set, first, n);
+      const ibq::index_t per = H * W * C;
+      for (ibq::index_t i = 0; i < n; ++i) {
+        const double p = ibq::metrics::psnr(orig.data() + i * per, recon.data() + i * per, H, W, C);
+        if (std::isinf(p)) ++identical; else psnr_sum += p;
+        ssim_sum += ibq::metrics::ssim(orig.data() + i * per, recon.data() + i * per, H, W, C);
+      }
+      // Grid: the first cols * pairs images, each row of originals followed by its reconstructions.
+      for (ibq::index_t r = 0; r < pairs && first == 0; ++r)
+        if ((r + 1) * cols <= n) {
+          grid_rows.emplace_back(orig.begin() + r * cols * per, orig.begin() + (r + 1) * cols * per);
+          grid_rows.emplace_back(recon.begin() + r * cols * per, recon.begin() + (r + 1) * cols * per);
+        }
+      bar.update(first + n);
+    }
+    bar.finish();
+    const long finite = long(set.count) - identical;
+    const double psnr = finite > 0 ? psnr_sum / double(finite) : INFINITY;
+    const double ssim = ssim_sum / double(set.count);
+    std::cout << std::fixed << std::setprecision(3) << "images " << set.count << " (" << split << ", " << weights
+              << " weights)  PSNR " << psnr << " dB  SSIM " << std::setprecision(4) << ssim << "  utilisation "
+              << usage.usage() << " (" << usage.distinct() << " of " << model_cfg.codebook_size << " codes)"
+              << "  perplexity " << std::setprecision(1) << usage.perplexity() << "\n";
+    if (identical > 0) std::cout << identical << " images were reconstructed exactly (PSNR = inf, left out of the mean)\n";
+
+    const std::string grid_path = args.get<std::string>("output.grid");
+    if (!grid_path.empty()) {
+      IBQ_CHECK(!grid_rows.empty(), "output.grid: the first batch holds fewer than output.grid_columns = " << cols
+                                                                                                          << " images");
+      const auto g = ibq::image_grid(grid_rows, cols, H, W, C, args.get<int>("output.grid_scale"));
+      ibq::write_png(grid_path, g.pixels, g.height, g.width, int(C));
+      std::cout << "grid written to " << grid_path << "\n";
+    }
+    const std::string json = args.get<std::string>("output.json");
+    if (!json.empty()) {
+      std::ofstream out(json);
+      IBQ_CHECK(out, "output.json: cannot write '" << json << "'");
+      out << std::setprecision(6) << "{\"checkpoint\": \"" << ckpt << "\", \"weights\": \"" << weights
+          << "\", \"split\": \"" << split << "\", \"images\": " << set.count << ", \"psnr\": " << psnr
+          << ", \"ssim\": " << ssim << ", \"utilisation\": " << usage.usage() << ", \"codes_used\": "
+          << usage.distinct() << ", \"codebook_size\": " << model_cfg.codebook_size << ", \"perplexity\": "
+          << usage.perplexity() << "}\n";
+    }
+    return 0;
+  });
+}

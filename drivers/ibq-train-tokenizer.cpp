@@ -1,0 +1,198 @@
+// ibq-train-tokenizer: trains an IBQ (or VQ) tokenizer and writes HDF5 checkpoints into a run directory.
+//
+//   ibq-train-tokenizer --config experiments/quickstart.ini [--section.key=value ...]
+//
+// A run directory holds ckpt-<step>.h5 files (params, EMA, Adam moments, step, seed, config, metrics),
+// each written atomically. train.resume = auto continues from the newest one, so a restarted job picks up
+// where it stopped; train.stop_after and train.time_limit end a run early with a checkpoint.
+#include <algorithm>
+#include <filesystem>
+#include <iomanip>
+#include <regex>
+#include <sstream>
+
+#include "common/progress.hpp"
+#include "common/runtime.hpp"
+#include "common/tokenizer_options.hpp"
+#include "ibq/quant/codebook_usage.hpp"
+#include "ibq/train/tokenizer.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// ckpt-<step>.h5 files of a run directory, oldest first.
+std::vector<fs::path> run_checkpoints(const fs::path& dir) {
+  std::vector<std::pair<long, fs::path>> found;
+  const std::regex name("ckpt-([0-9]+)\\.h5");
+  std::smatch m;
+  if (fs::is_directory(dir))
+    for (const auto& e : fs::directory_iterator(dir)) {
+      const std::string f = e.path().filename().string();
+      if (std::regex_match(f, m, name)) found.emplace_back(std::stol(m[1]), e.path());
+    }
+  std::sort(found.begin(), found.end());
+  std::vector<fs::path> out;
+  for (auto& [step, p] : found) out.push_back(p);
+  return out;
+}
+
+std::string checkpoint_name(long step) {
+  std::ostringstream s;
+  s << "ckpt-" << std::setw(8) << std::setfill('0') << step << ".h5";
+  return s.str();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string prog = "ibq-train-tokenizer";
+  return ibq::cli::run_main(prog, [&] {
+    ibq::cli::Options opt(prog, "trains an IBQ/VQ tokenizer (ibq-spec.md sections 1, 2, 4) with HDF5 checkpoints");
+    ibq::cli::add_data_options(opt);
+    ibq::cli::add_model_options(opt);
+    opt.add<double>("loss.l1_weight", 1.0, "weight of mean |x - x_hat| (the reference's reconstruction loss)")
+        .add<double>("loss.l2_weight", 0.0, "weight of mean (x - x_hat)^2 (not in the reference)")
+        .add<double>("loss.quant_loss_weight", 1.0, "weight of the quantization loss")
+        .add<double>("loss.entropy_loss_weight", 0.05, "IBQ: weight of the entropy loss")
+        .add<long>("train.batch_size", 4, "images per step (the reference: 4 per device)")
+        .add<double>("train.epochs", 330, "length in epochs (used when train.steps = 0)")
+        .add<long>("train.steps", 0, "length in optimizer steps (0: from train.epochs)")
+        .add<double>("train.lr", 1e-4, "base learning rate")
+        .add<double>("train.beta1", 0.5, "Adam beta1")
+        .add<double>("train.beta2", 0.9, "Adam beta2")
+        .add<std::string>("train.lr_schedule", "step", "step (constant, x lr_drop_factor after each lr_drop_epochs) or cosine")
+        .add<std::string>("train.lr_drop_epochs", "250,300", "step schedule: epochs after which the lr drops (empty: none)")
+        .add<double>("train.lr_drop_factor", 0.1, "step schedule: factor per drop")
+        .add<long>("train.warmup_steps", 0, "cosine schedule: linear warm-up steps")
+        .add<double>("train.min_lr", 0.0, "cosine schedule: final learning rate")
+        .add<double>("train.ema_decay", 0.999, "EMA decay of the parameters, every step")
+        .add<unsigned long>("train.seed", 1, "initialisation, data order and dropout seed")
+        .add<std::string>("train.resume", "auto", "auto (newest checkpoint in output.dir, if any), never, or a checkpoint path")
+        .add<long>("train.stop_after", 0, "stop (with a checkpoint) once this many steps are done (0: run to the end)")
+        .add<double>("train.time_limit", 0, "stop (with a checkpoint) after this many minutes of training (0: none)")
+        .add<long>("log.every", 50, "steps between log lines (losses, codebook usage, lr, throughput)")
+        .add<std::string>("output.dir", "runs/tokenizer", "run directory for checkpoints")
+        .add<long>("output.checkpoint_every", 1000, "steps between checkpoints (and one at the end)")
+        .add<long>("output.keep", 2, "checkpoints kept in output.dir (older ones are deleted)")
+        .add<bool>("output.overwrite", false, "start afresh even if output.dir holds checkpoints (they are deleted)")
+        .add<int>("runtime.threads", 0, "CPU threads (0: OMP_NUM_THREADS or all cores)");
+    const auto args = opt.parse(argc, argv);
+
+    const auto model_cfg = ibq::cli::tokenizer_config(args);
+    ibq::TokenizerTrainConfig tc;
+    tc.batch_size = args.get<long>("train.batch_size");
+    tc.lr = args.get<double>("train.lr");
+    tc.beta1 = args.get<double>("train.beta1");
+    tc.beta2 = args.get<double>("train.beta2");
+    tc.lr_schedule = ibq::parse_lr_schedule(args.get<std::string>("train.lr_schedule"));
+    for (long e : ibq::cli::parse_int_list(args.get<std::string>("train.lr_drop_epochs"), "train.lr_drop_epochs", true))
+      tc.lr_drop_epochs.push_back(double(e));
+    tc.lr_drop_factor = args.get<double>("train.lr_drop_factor");
+    tc.warmup_steps = args.get<long>("train.warmup_steps");
+    tc.min_lr = args.get<double>("train.min_lr");
+    tc.ema_decay = args.get<double>("train.ema_decay");
+    tc.l1_weight = args.get<double>("loss.l1_weight");
+    tc.l2_weight = args.get<double>("loss.l2_weight");
+    tc.quant_loss_weight = args.get<double>("loss.quant_loss_weight");
+    tc.entropy_loss_weight = args.get<double>("loss.entropy_loss_weight");
+    tc.seed = args.get<unsigned long>("train.seed");
+    const long log_every = std::max(1L, args.get<long>("log.every"));
+    const long ckpt_every = args.get<long>("output.checkpoint_every");
+    const long keep = std::max(1L, args.get<long>("output.keep"));
+    IBQ_CHECK(ckpt_every > 0, "output.checkpoint_every must be positive");
+
+    // Decide about the run directory before spending minutes loading and training.
+    const fs::path dir = args.get<std::string>("output.dir");
+    const std::string resume = args.get<std::string>("train.resume");
+    auto existing = run_checkpoints(dir);
+    std::string resume_from;
+    if (resume == "auto") {
+      if (!existing.empty() && !args.get<bool>("output.overwrite")) resume_from = existing.back().string();
+    } else if (resume != "never") {
+      IBQ_CHECK(fs::exists(resume), "train.resume: checkpoint '" << resume << "' does not exist");
+      resume_from = resume;
+    } else {
+      IBQ_CHECK(existing.empty() || args.get<bool>("output.overwrite"),
+                "output.dir '" << dir.string() << "' already holds checkpoints; resume with train.resume=auto, "
+                               << "or pass --output.overwrite=true to delete them, or choose another output.dir");
+    }
+    fs::create_directories(dir);
+
+    ibq::cli::Runtime runtime(args.get<int>("runtime.threads"));
+    std::cerr << prog << ": " << ibq::cli::Runtime::describe() << "\n";
+    const auto train_set = ibq::cli::load_tokenizer_images(args, "train");
+    ibq::Tokenizer<float> model(model_cfg, tc.seed);
+    long params = 0;
+    for (const auto& [name, n] : ibq::Tokenizer<float>::parameter_counts(model_cfg)) params += n;
+    const long per_epoch = long(train_set.count / std::max<ibq::index_t>(1, tc.batch_size));
+    tc.steps = args.get<long>("train.steps");
+    if (tc.steps == 0) tc.steps = long(std::ceil(args.get<double>("train.epochs") * double(per_epoch)));
+    ibq::TokenizerTrainer<float> trainer(model, train_set, tc);
+    std::cerr << prog << ": " << train_set.count << " training images " << train_set.channels << "x" << train_set.height
+              << "x" << train_set.width << ", " << params << " parameters, K = " << model_cfg.codebook_size << ", "
+              << tc.steps << " steps of " << tc.batch_size << " (" << per_epoch << " per epoch)\n";
+    if (!resume_from.empty()) {
+      trainer.resume(resume_from);
+      std::cerr << prog << ": resumed from " << resume_from << " at step " << trainer.step_count() << "\n";
+    } else {
+      for (const auto& p : existing) fs::remove(p);  // only reached with output.overwrite (checked above)
+    }
+
+    const std::string config_text = args.resolved_ini();
+    auto save = [&] {
+      const fs::path path = dir / checkpoint_name(trainer.step_count());
+      trainer.save(path.string(), config_text);
+      auto all = run_checkpoints(dir);
+      for (std::size_t i = 0; i + keep < all.size(); ++i) fs::remove(all[i]);
+      return path;
+    };
+
+    const long stop_after = args.get<long>("train.stop_after");
+    const long end = stop_after > 0 ? std::min(stop_after, tc.steps) : tc.steps;
+    const double time_limit_s = 60.0 * args.get<double>("train.time_limit");
+    ibq::CodebookUsage<> usage(model_cfg.codebook_size);
+    ibq::cli::Progress bar("train", end - trainer.step_count());
+    const long first = trainer.step_count();
+    double sums[6] = {0, 0, 0, 0, 0, 0};
+    long in_window = 0;
+    fs::path last;
+    bool timed_out = false;
+    while (trainer.step_count() < end) {
+      const auto st = trainer.step();
+      usage.update(st.indices);
+      const double v[6] = {st.loss, st.l1, st.quant_loss, st.sample_entropy, st.batch_entropy, usage.batch_usage()};
+      for (int i = 0; i < 6; ++i) sums[i] += v[i];
+      ++in_window;
+      std::ostringstream status;
+      status << std::setprecision(4) << "loss " << st.loss << " usage " << std::fixed << std::setprecision(3)
+             << usage.usage();
+      bar.update(st.step - first, status.str());
+      if (st.step % log_every == 0 || st.step == end) {
+        const double n = double(in_window);
+        std::cout << std::setprecision(5) << "step " << st.step << "/" << tc.steps << " epoch "
+                  << std::setprecision(3) << double(st.step) / double(per_epoch) << std::setprecision(5) << " loss "
+                  << sums[0] / n << " l1 " << sums[1] / n << " quant " << sums[2] / n << " H_sample " << sums[3] / n
+                  << " H_avg " << sums[4] / n << " usage_batch " << sums[5] / n << " usage_window " << usage.usage()
+                  << " perplexity " << usage.perplexity() << " lr " << st.lr << " elapsed_s " << std::fixed
+                  << std::setprecision(1) << bar.elapsed() << std::defaultfloat << std::endl;
+        const char* names[6] = {"loss", "l1", "quant_loss", "sample_entropy", "batch_entropy", "usage_batch"};
+        trainer.record("step", double(st.step));
+        for (int i = 0; i < 6; ++i) trainer.record(names[i], sums[i] / n);
+        trainer.record("usage_window", usage.usage());
+        trainer.record("lr", st.lr);
+        usage.reset();
+        std::fill(sums, sums + 6, 0.0);
+        in_window = 0;
+      }
+      timed_out = time_limit_s > 0 && bar.elapsed() >= time_limit_s;
+      if (st.step % ckpt_every == 0 || st.step == end || timed_out) last = save();
+      if (timed_out) break;
+    }
+    if (last.empty()) last = save();  // nothing to do (already at the end): still leave the final checkpoint
+    bar.finish();
+    std::cout << (timed_out ? "stopped at train.time_limit" : trainer.step_count() >= tc.steps ? "finished" : "stopped")
+              << " at step " << trainer.step_count() << "/" << tc.steps << "; checkpoint " << last.string() << "\n";
+    return 0;
+  });
+}

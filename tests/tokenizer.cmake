@@ -1,0 +1,20 @@
+# Whole-program tests of the tokenizer drivers on real Fashion-MNIST: exact resume, bad input, a short
+# run followed by ibq-reconstruct, and the quick start's acceptance targets.
+if(NOT TARGET ibq-train-tokenizer OR NOT TARGET ibq-reconstruct)
+  return()
+endif()
+set(_tok $<TARGET_FILE:ibq-train-tokenizer>)
+set(_rec $<TARGET_FILE:ibq-reconstruct>)
+set(_run ${CMAKE_CURRENT_SOURCE_DIR}/drivers)
+set(_scratch ${CMAKE_BINARY_DIR}/driver-tests)
+add_test(NAME "drivers: tokenizer resumed after k steps equals an uninterrupted 2k-step run"
+         COMMAND bash ${_run}/tokenizer_resume.sh ${_tok} ${_scratch}/tok-resume ${CMAKE_SOURCE_DIR})
+add_test(NAME "drivers: tokenizer drivers reject bad input with one error line and a non-zero exit"
+         COMMAND bash ${_run}/tokenizer_errors.sh ${_tok} ${_rec} ${_scratch}/tok-errors ${CMAKE_SOURCE_DIR})
+add_test(NAME "drivers: tokenizer trains on Fashion-MNIST and ibq-reconstruct reports PSNR, SSIM, utilisation"
+         COMMAND bash ${_run}/tokenizer_smoke.sh ${_tok} ${_rec} ${_scratch}/tok-smoke ${CMAKE_SOURCE_DIR})
+set_tests_properties(
+  "drivers: tokenizer resumed after k steps equals an uninterrupted 2k-step run"
+  "drivers: tokenizer drivers reject bad input with one error line and a non-zero exit"
+  "drivers: tokenizer trains on Fashion-MNIST and ibq-reconstruct reports PSNR, SSIM, utilisation"
+  PROPERTIES LABELS integration TIMEOUT 900)
