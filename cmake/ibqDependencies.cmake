@@ -25,6 +25,9 @@ endif()
 
 find_dependency(Eigen3 3.3 NO_MODULE)
 find_dependency(ZLIB)
+# Image files: ibq/io/png.hpp (libpng) and ibq/io/jpeg.hpp (libjpeg or libjpeg-turbo).
+find_dependency(PNG)
+find_dependency(JPEG)
 find_dependency(HDF5 COMPONENTS C)
 
 # OpenBLAS: prefer the OpenMP build, which shares Kokkos's OpenMP thread pool instead of oversubscribing

@@ -27,9 +27,20 @@ struct DecodedImage {
 
   std::size_t size() const { return std::size_t(height) * std::size_t(width) * std::size_t(channels); }
   std::uint8_t at(int row, int col, int channel) const {
-    return pixels[(std::size_t(row) * std::size_t(width) + std::size_t(col)) * std::size_t(channels) + std::size_t(channel)];
+    const std::size_t pixel = std::size_t(row) * std::size_t(width) + std::size_t(col);
+    return pixels[pixel * std::size_t(channels) + std::size_t(channel)];
   }
 };
+
+// Decoders refuse larger images before allocating (16384 x 16384): a corrupt or hostile header claiming
+// 100000 x 100000 pixels would otherwise ask for 30 GB. PIL draws its line in the same region (179M pixels).
+inline constexpr std::int64_t max_image_pixels = std::int64_t(1) << 28;
+
+inline void check_image_size(const std::string& name, std::int64_t height, std::int64_t width) {
+  IBQ_CHECK(height > 0 && width > 0, "'" << name << "': empty image (" << height << "x" << width << ")");
+  IBQ_CHECK(height * width <= max_image_pixels, "'" << name << "': " << height << "x" << width
+                                                    << " pixels is more than ibq decodes (2^28); shrink it first");
+}
 
 // The whole file in memory: decoders work from a buffer so the format can be sniffed from its first bytes
 // and a short read is told apart from a corrupt stream.

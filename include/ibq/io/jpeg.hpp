@@ -108,6 +108,10 @@ inline bool jpeg_write_all(jpeg_compress_struct* cinfo, JpegErrors* e, std::FILE
 
 }  // namespace detail
 
+inline bool is_jpeg(const std::uint8_t* data, std::size_t size) {
+  return size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF;  // SOI, then any marker
+}
+
 // Decodes a JPEG held in memory to 8-bit grey (1 channel) or RGB (3; also for CMYK files). `name` is only
 // used in error messages.
 inline DecodedImage decode_jpeg(const std::uint8_t* data, std::size_t size, const std::string& name) {
@@ -120,19 +124,21 @@ inline DecodedImage decode_jpeg(const std::uint8_t* data, std::size_t size, cons
     ~Cleanup() { jpeg_destroy_decompress(c); }
   } cleanup{&cinfo};
 
-  if (!detail::jpeg_start_reading(&cinfo, &errors, data, size))
-    IBQ_THROW("'" << name << "': corrupt JPEG (" << errors.message << ")");
+  const auto failure = [&] {  // libjpeg's own text, e.g. "Bogus marker length" or "Premature end of JPEG file"
+    const bool truncated = errors.mgr.msg_code == JWRN_JPEG_EOF;
+    IBQ_THROW("'" << name << "': " << (truncated ? "truncated" : "corrupt") << " JPEG (" << errors.message << ")");
+  };
+  if (!detail::jpeg_start_reading(&cinfo, &errors, data, size)) failure();
   DecodedImage img;
   img.height = int(cinfo.output_height);
   img.width = int(cinfo.output_width);
+  check_image_size(name, img.height, img.width);
   const int decoded_channels = cinfo.output_components;
   IBQ_CHECK(decoded_channels == 1 || decoded_channels == 3 || decoded_channels == 4,
             "'" << name << "': JPEG with " << decoded_channels << " colour components is not supported");
   std::vector<std::uint8_t> raw(std::size_t(img.height) * std::size_t(img.width) * std::size_t(decoded_channels));
-  if (!detail::jpeg_read_rows(&cinfo, &errors, raw.data(), std::size_t(img.width) * std::size_t(decoded_channels))) {
-    const bool truncated = errors.mgr.msg_code == JWRN_JPEG_EOF;
-    IBQ_THROW("'" << name << "': " << (truncated ? "truncated" : "corrupt") << " JPEG (" << errors.message << ")");
-  }
+  if (!detail::jpeg_read_rows(&cinfo, &errors, raw.data(), std::size_t(img.width) * std::size_t(decoded_channels)))
+    failure();
   if (decoded_channels == 4) {
     img.channels = 3;
     detail::cmyk_to_rgb(raw, img.pixels);

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# ibq-prepare-data end to end on a real folder (made by make_image_folder): PNG grey/RGB/RGBA and JPEG
+# grey/RGB of different sizes in 3 classes, one truncated JPEG and one empty PNG. Checks the shards' shape,
+# labels, pixels, class table and config, sharding, the skip report, and the refusals.
+set -u
+prep=$1 make_folder=$2 dir=$3
+rm -rf "$dir" && mkdir -p "$dir"
+fail() { echo "FAIL: $*"; exit 1; }
+"$make_folder" "$dir/in" || fail "could not build the test folder"
+run() {  # run EXPECTED_STATUS ARGS...: output in $dir/stdout and $dir/stderr
+  local want=$1; shift
+  "$prep" "$@" >"$dir/stdout" 2>"$dir/stderr"; rc=$?
+  [ "$rc" = "$want" ] || fail "exit $rc (want $want) for: $* -> $(cat "$dir/stdout" "$dir/stderr")"
+}
+has() { grep -qF -- "$2" "$dir/$1" || fail "no '$2' in $1: $(cat "$dir/$1")"; }
+# The first pixel of every image, one "r g b" line per image, from an h5dump hyperslab.
+first_pixels() {
+  h5dump -d images -s 0,0,0,0 -c "$2,1,1,$3" "$1" | sed -n 's/^ *([0-9,]*): //p' | tr -d ','
+}
+near() {  # near "GOT" "WANT" TOL: element-wise |got - want| <= tol (JPEG is lossy)
+  awk -v g="$1" -v w="$2" -v t="$3" 'BEGIN { n = split(g, a, " "); m = split(w, b, " ");
+    if (n != m) exit 1; for (i = 1; i <= n; i++) { d = a[i] - b[i]; if (d < -t || d > t) exit 1 } }'
+}
+
+# --- one file, RGB -----------------------------------------------------------------------------------------
+run 0 --input.dir "$dir/in" --output.path "$dir/out/all.h5" --data.resolution 32
+has stdout "6 images written, 2 skipped"
+has stderr "skipping '$dir/in/antelope/c_corrupt.jpg': truncated JPEG"
+has stderr "skipping '$dir/in/bee/empty.png': empty file"
+has stderr "8 images in 3 classes"
+has stderr "1 non-image files ignored"
+[ "$(grep -c '^skipping' "$dir/stderr")" = 2 ] || fail "expected exactly 2 skip lines: $(cat "$dir/stderr")"
+grep -q "ignored.png" "$dir/stderr" && fail "the hidden folder .cache was read as a class"
+h5=$dir/out/all.h5
+h5ls "$h5" | grep -q "^images *Dataset {6, 32, 32, 3}" || fail "images shape: $(h5ls "$h5")"
+h5ls "$h5" | grep -q "^labels *Dataset {6}" || fail "labels shape: $(h5ls "$h5")"
+h5dump -d labels "$h5" | grep -q "(0): 0, 0, 1, 1, 2, 2" || fail "labels: $(h5dump -d labels "$h5")"
+# One name a line: h5dump breaks the string at the newlines; 17 bytes = 3 names + 2 newlines.
+h5dump -a class_names "$h5" | tr -d ' \n' | grep -q '"antelopebeecrab"' \
+  && h5dump -a class_names "$h5" | grep -q "STRSIZE 17;" || fail "class table: $(h5dump -a class_names "$h5")"
+h5dump -a format "$h5" | grep -q '"ibq-images"' || fail "format attribute"
+h5dump -a config "$h5" | grep -q "resolution = 32" || fail "config does not record --data.resolution"
+# grey PNG replicated; RGB PNG exact; RGBA PNG keeps its colour under alpha 0; RGB JPEG; grey JPEG; wide JPEG.
+near "$(first_pixels "$h5" 6 3 | tr '\n' ' ')" "50 50 50 200 10 30 1 2 3 40 160 90 120 120 120 250 250 0" 2 \
+  || fail "pixels: $(first_pixels "$h5" 6 3)"
+ls "$dir/out" | grep -q tmp && fail "temporary file left behind"
+
+# --- an existing output is never overwritten unless asked ----------------------------------------------------
+before=$(sha256sum "$h5")
+run 1 --input.dir "$dir/in" --output.path "$h5" --data.resolution 16
+has stderr "ibq-prepare-data: error: output '$h5' exists; pass --output.overwrite=true"
+[ "$(sha256sum "$h5")" = "$before" ] || fail "existing output was modified"
+run 0 --input.dir "$dir/in" --output.path "$h5" --data.resolution 16 --data.channels 1 --output.overwrite=true
+h5ls "$h5" | grep -q "^images *Dataset {6, 16, 16, 1}" || fail "grey images shape: $(h5ls "$h5")"
+# RGB (200, 10, 30) -> luma 69, as PIL's convert("L").
+[ "$(first_pixels "$h5" 2 1 | tr '\n' ' ')" = "50 69 " ] || fail "grey pixels: $(first_pixels "$h5" 2 1)"
+
+# --- shards, INI config with a command-line override ------------------------------------------------------
+printf '[data]\nresolution = 8\n[output]\nshard_size = 2\n' >"$dir/prep.ini"
+run 0 --config "$dir/prep.ini" --input.dir "$dir/in" --output.path "$dir/shards/part.h5" --output.shard_size 4
+has stdout "6 images written, 2 skipped; 3 classes, 8x8x3, 2 files"
+[ "$(ls "$dir/shards")" = "$(printf 'part-00000.h5\npart-00001.h5')" ] || fail "shard files: $(ls "$dir/shards")"
+h5ls "$dir/shards/part-00000.h5" | grep -q "^images *Dataset {4, 8, 8, 3}" || fail "shard 0 shape"
+h5dump -d labels "$dir/shards/part-00001.h5" | grep -q "(0): 2, 2" || fail "shard 1 labels"
+h5dump -a shard_index "$dir/shards/part-00001.h5" | grep -q "(0): 1" || fail "shard_index attribute"
+h5dump -a config "$dir/shards/part-00001.h5" | grep -q "shard_size = 4" || fail "config does not record the override"
+run 1 --input.dir "$dir/in" --output.path "$dir/shards/part.h5" --output.shard_size 4
+has stderr "output shard '$dir/shards/part-00000.h5' exists; pass --output.overwrite=true"
+run 0 --input.dir "$dir/in" --output.path "$dir/shards/part.h5" --output.shard_size 6 --data.resolution 8 \
+  --output.overwrite=true
+has stderr "removed stale shard '$dir/shards/part-00001.h5'"
+[ "$(ls "$dir/shards")" = "part-00000.h5" ] || fail "stale shards left: $(ls "$dir/shards")"
+
+# --- bad input: one error line, non-zero exit ----------------------------------------------------------------
+run 1 --input.dir "$dir/nothing" --output.path "$dir/x.h5"
+has stderr "ibq-prepare-data: error: input folder '$dir/nothing' does not exist"
+mkdir -p "$dir/flat" && cp "$dir/in/antelope/a_gray.png" "$dir/flat/"
+run 1 --input.dir "$dir/flat" --output.path "$dir/x.h5"
+has stderr "has no class sub-folders"
+mkdir -p "$dir/no_images/cls" && echo hi >"$dir/no_images/cls/readme.txt"
+run 1 --input.dir "$dir/no_images" --output.path "$dir/x.h5"
+has stderr "no .png, .jpg or .jpeg files in its 1 class folders"
+mkdir -p "$dir/all_bad/cls" && : >"$dir/all_bad/cls/zero.jpg"
+run 1 --input.dir "$dir/all_bad" --output.path "$dir/x.h5"
+has stderr "none of the 1 images"
+[ -e "$dir/x.h5" ] && fail "an output was written although every image failed"
+run 1 --output.path "$dir/x.h5"
+has stderr "input.dir is required"
+run 1 --input.dir "$dir/in" --output.path "$dir/x.h5" --data.channels 2
+has stderr "data.channels must be 1 (grey) or 3 (RGB), got 2"
+run 2 --input.dir "$dir/in" --output.path "$dir/x.h5" --data.resolutoin 8
+has stderr "unrecognised option '--data.resolutoin'"
+run 0 --help
+has stdout "--data.resolution arg (=256)"
+echo "prepare-data behaved"
