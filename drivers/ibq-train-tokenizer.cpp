@@ -190,7 +190,7 @@ int main(int argc, char** argv) {
       if (timed_out) break;
     }
     if (last.empty()) last = save();  // nothing to do (already at the end): still leave the final checkpoint
-    bar.finish();
+    bar.finish("step " + std::to_string(trainer.step_count()));
     std::cout << (timed_out ? "stopped at train.time_limit" : trainer.step_count() >= tc.steps ? "finished" : "stopped")
               << " at step " << trainer.step_count() << "/" << tc.steps << "; checkpoint " << last.string() << "\n";
     return 0;

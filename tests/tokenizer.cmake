@@ -18,3 +18,8 @@ set_tests_properties(
   "drivers: tokenizer drivers reject bad input with one error line and a non-zero exit"
   "drivers: tokenizer trains on Fashion-MNIST and ibq-reconstruct reports PSNR, SSIM, utilisation"
   PROPERTIES LABELS integration TIMEOUT 900)
+# The quick start itself (about 11 minutes on 2 cores). See the script for why its PSNR bar is 20 dB.
+add_test(NAME "drivers: quickstart tokenizer keeps >= 90% of the codebook in use and reaches 20 dB test PSNR"
+         COMMAND bash ${_run}/quickstart.sh ${_tok} ${_rec} ${_scratch}/quickstart ${CMAKE_SOURCE_DIR} 20)
+set_tests_properties("drivers: quickstart tokenizer keeps >= 90% of the codebook in use and reaches 20 dB test PSNR"
+  PROPERTIES LABELS integration TIMEOUT 1500)

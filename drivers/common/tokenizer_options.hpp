@@ -6,6 +6,7 @@
 // lists what differs from the paper.
 #pragma once
 
+#include <filesystem>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "cli.hpp"
 #include "ibq/data/image_set.hpp"
 #include "ibq/io/image_shard.hpp"
+#include "ibq/io/shard_names.hpp"
 #include "ibq/models/tokenizer.hpp"
 
 namespace ibq::cli {
@@ -42,8 +44,8 @@ inline std::vector<long> parse_int_list(const std::string& text, const std::stri
 inline void add_data_options(Options& opt) {
   opt.add<std::string>("data.source", "fashion-mnist", "fashion-mnist (Debian's IDX files) or shards (HDF5 image shards)")
       .add<std::string>("data.dir", "/usr/share/datasets/fashion-mnist", "fashion-mnist: folder with the gzip'd IDX files")
-      .add<std::string>("data.train", "", "shards: comma-separated training shard files (ibq-prepare-data)")
-      .add<std::string>("data.test", "", "shards: comma-separated test/validation shard files")
+      .add<std::string>("data.train", "", "shards: comma-separated shard files or ibq-prepare-data output names (OUT.h5 -> OUT-*.h5)")
+      .add<std::string>("data.test", "", "shards: test/validation shards, as data.train")
       .add<long>("data.pad_to", 32, "fashion-mnist: zero-pad the 28x28 images to this size (0: keep 28)")
       .add<long>("data.channels", 1, "fashion-mnist: 1, or 3 to replicate the gray channel")
       .add<long>("data.train_limit", 0, "use only the first N training images (0: all)")
@@ -123,8 +125,14 @@ inline ImageSet load_tokenizer_images(const Args& a, const std::string& split) {
     const std::string key = split == "train" ? "data.train" : "data.test";
     std::vector<std::string> files;
     std::stringstream ss(a.get<std::string>(key));
-    for (std::string f; std::getline(ss, f, ',');)
-      if (!f.empty()) files.push_back(f);
+    // Each entry is a shard file, or the base name given to ibq-prepare-data (OUT.h5 -> OUT-00000.h5, ...).
+    for (std::string f; std::getline(ss, f, ',');) {
+      if (f.empty()) continue;
+      const auto shards = std::filesystem::exists(f) ? std::vector<std::string>{f} : list_shards(f);
+      IBQ_CHECK(!shards.empty(), key << ": neither '" << f << "' nor its shards '" << shard_path(f, 0)
+                                     << "', ... exist; make them with ibq-prepare-data");
+      files.insert(files.end(), shards.begin(), shards.end());
+    }
     IBQ_CHECK(!files.empty(), key << " lists no shard files; make them with ibq-prepare-data and list them here");
     for (const auto& f : files) {
       auto part = ImageShard(f).read_all();
