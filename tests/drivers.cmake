@@ -23,3 +23,6 @@ set_tests_properties(
   "drivers: classifier trains on real Fashion-MNIST and writes a checkpoint"
   "drivers: classifier reaches 88% test accuracy with experiments/fashion_mnist_classifier.ini"
   PROPERTIES LABELS integration TIMEOUT 900)
+# A full training run uses both cores; beside another heavy test it can run out of its time.
+set_tests_properties("drivers: classifier reaches 88% test accuracy with experiments/fashion_mnist_classifier.ini"
+  PROPERTIES RUN_SERIAL TRUE)

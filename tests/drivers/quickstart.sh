@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# The main job end to end: experiments/quickstart.ini trains (bounded by its train.time_limit of 9.5
-# minutes), then ibq-reconstruct evaluates the EMA weights on all 10,000 test images.
-# Asserted: codebook utilisation >= 90% (the issue's target) and PSNR >= MIN_PSNR. The issue's PSNR
-# target is 22 dB; the shipped config reaches 21.9 dB on an idle 2-core machine (README), so this test
-# guards against regressions at a lower bar and says so, rather than claiming the target.
+# The main job end to end: experiments/quickstart.ini trains all its steps (train.time_limit lifted, so
+# the result does not depend on how busy the machine is), then ibq-reconstruct evaluates the EMA weights
+# on all 10,000 test images. Asserted: codebook utilisation >= 90% (the issue's target) and
+# PSNR >= MIN_PSNR. The issue's PSNR target is 22 dB; the shipped config reaches 21.9 dB on an idle
+# 2-core machine (README), so this test guards against regressions at a lower bar and says so, rather
+# than claiming the target.
 set -eu
 tok=$1 rec=$2 dir=$3 src=$4 min_psnr=$5
 rm -rf "$dir" && mkdir -p "$dir"
 fail() { echo "FAIL: $*"; exit 1; }
-"$tok" --config "$src/experiments/quickstart.ini" --output.dir="$dir/run" > "$dir/log" 2>&1 || fail "training: $(tail "$dir/log")"
+"$tok" --config "$src/experiments/quickstart.ini" --output.dir="$dir/run" --train.time_limit=0 > "$dir/log" 2>&1 || fail "training: $(tail "$dir/log")"
 ck=$(ls "$dir"/run/ckpt-*.h5 | tail -1)
 "$rec" --input.checkpoint="$ck" --output.json="$dir/m.json" > "$dir/rec.log" 2>&1 || fail "reconstruct: $(cat "$dir/rec.log")"
 psnr=$(sed -n 's/.*"psnr": \([0-9.]*\).*/\1/p' "$dir/m.json") util=$(sed -n 's/.*"utilisation": \([0-9.]*\).*/\1/p' "$dir/m.json")
