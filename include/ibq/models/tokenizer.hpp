@@ -103,14 +103,7 @@ class Tokenizer {
     auto guard = tape.no_grad();
     auto z = quant_conv_.forward(encoder_.forward(tape.leaf(x)));
     const index_t h = z.shape()[2], w = z.shape()[3];
-    Tensor<std::int32_t, Space> ind;
-    if (ibq_) {
-      IbqConfig c = ibq_->cfg;
-      c.use_entropy = false;  // only the argmax is wanted
-      ind = ibq_quantize(z, store_.param(tape, ibq_->embedding_weight), c).indices;
-    } else {
-      ind = vq_->forward(z).indices;
-    }
+    const auto ind = ibq_ ? ibq_->indices(z) : vq_->forward(z).indices;
     return Tensor<std::int32_t, Space>::from_view(ind.view(), Shape{x.dim(0), h, w});
   }
 

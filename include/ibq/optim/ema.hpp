@@ -2,7 +2,6 @@
 //
 //   ibq::Ema<float> ema(store, 0.999);     // shadow = a copy of the current parameters
 //   ... adam.step(); ema.update();         // shadow = decay * shadow + (1 - decay) * params, one pass
-//   ema.swap_into(store);                  // evaluate with the averaged weights (swap back afterwards)
 //
 // The shadow is one flat buffer laid out like store.flat_values(), so the update is a single kernel and a
 // checkpoint stores it under the parameters' names (ema/<name>). The reference updates every step with a
@@ -35,16 +34,8 @@ class Ema {
 
   void update(const ParamStore<T, Space>& store) { ema_update(shadow_, store.flat_values(), decay_); }
 
-  // Exchanges the shadow and the live parameters (call twice to restore); marks the values modified.
-  void swap_into(ParamStore<T, Space>& store) {
-    auto tmp = Tensor<T, Space>::empty(shadow_.shape());
-    tmp.copy_from_(store.flat_values());
-    store.flat_values().copy_from_(shadow_);
-    shadow_.copy_from_(tmp);
-    store.mark_values_modified();
-  }
-
   const Tensor<T, Space>& shadow() const { return shadow_; }
+  Tensor<T, Space>& shadow() { return shadow_; }  // for loading a checkpoint's ema/ into it
   double decay() const { return decay_; }
 
  private:

@@ -139,6 +139,16 @@ struct IbqQuantizer {
     return ibq_quantize(z, store->param(z.tape(), embedding_weight), cfg);
   }
 
+  // Tokens only (encoding): argmax_k z.E_k per position, [B*H*W] in raster order. The same codes as
+  // forward() (the softmax is monotone) without its N x K softmax, one-hot and losses.
+  Tensor<std::int32_t, Space> indices(const Var<T, Space>& z) const {
+    const Shape zs = z.shape();
+    IBQ_CHECK(zs.rank == 4 && zs.dims[1] == cfg.embed_dim,
+              "IbqQuantizer::indices: z must be [B, " << cfg.embed_dim << ", H, W], got " << zs);
+    auto zf = reshape(permute(z, {0, 2, 3, 1}), {zs.dims[0] * zs.dims[2] * zs.dims[3], cfg.embed_dim});
+    return argmax(matmul(zf, store->param(z.tape(), embedding_weight), false, /*trans_b=*/true).value(), 1);
+  }
+
   // get_codebook_entry: indices [B*H*W] in raster order -> E[indices] as [B, D, H, W].
   Var<T, Space> codebook_entry(Tape<T, Space>& tape, const Tensor<std::int32_t, Space>& indices, index_t B,
                                index_t H, index_t W) const {

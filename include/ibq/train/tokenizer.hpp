@@ -17,6 +17,7 @@
 #include <cmath>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ibq/data/image_set.hpp"
@@ -142,13 +143,12 @@ class TokenizerTrainer {
 
   void save(const std::string& path, const std::string& config_text) const {
     CheckpointMeta meta{"tokenizer", step_, step_ / steps_per_epoch_, config_text, 1, cfg_.seed};
-    save_checkpoint(path, meta, model_.store(), &adam_, metrics_, &ema_.shadow());
+    save_checkpoint(path, meta, model_.store(), &adam_, metrics_, &std::as_const(ema_).shadow());
   }
 
   // Restores parameters, EMA, Adam moments, the step and the metric series; the seed must match.
   CheckpointMeta resume(const std::string& path) {
-    auto shadow = ema_.shadow();
-    auto meta = load_checkpoint(path, "tokenizer", model_.store(), &adam_, &shadow);
+    auto meta = load_checkpoint(path, "tokenizer", model_.store(), &adam_, &ema_.shadow());
     IBQ_CHECK(meta.seed == cfg_.seed, "'" << path << "' was trained with seed " << meta.seed << ", this run has train.seed = "
                                           << cfg_.seed << "; resume with the same seed to continue the same run");
     step_ = meta.step;
