@@ -31,4 +31,9 @@ expect "$tok" 1 "not an HDF5 file\|not an ibq checkpoint\|cannot open" -- "${qs[
 expect "$rec" 1 "input.checkpoint is required" --
 expect "$rec" 1 "input.checkpoint '$dir/missing.h5' does not exist" -- --input.checkpoint="$dir/missing.h5"
 expect "$rec" 1 "input.weights must be ema or params" -- --input.checkpoint="$dir/run/ckpt-00000100.h5" --input.weights=best
+# The ImageNet configs parse and build their models; they stop only at the missing data, naming it.
+for K in 1024 8192 16384 262144; do
+  expect "$tok" 1 "data.train: neither 'data/imagenet/train.h5' nor its shards" -- --config "$src/experiments/imagenet_ibq_$K.ini" \
+    --output.dir="$dir/imagenet_$K"
+done
 echo "all error cases behaved"
