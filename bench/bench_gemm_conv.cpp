@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "ibq/core/process_env.hpp"
 #include "ibq/core/random.hpp"
 #include "ibq/linalg/gemm.hpp"
 #include "ibq/ops/conv2d.hpp"
@@ -88,6 +89,7 @@ std::string run_peer(int threads, int reps, bool quick) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ibq::settle_process_environment(argv);  // OpenBLAS kernel + OpenMP spin, before they are read
   Kokkos::ScopeGuard kokkos(argc, argv);
   bool peer = false, quick = false;
   std::string filter;  // run only the cases whose label contains it (the 1024^3 peak always runs)

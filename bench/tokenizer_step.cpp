@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "ibq/core/process_env.hpp"
 #include "ibq/core/host_memory.hpp"
 #include "ibq/models/tokenizer.hpp"
 #include "ibq/optim/adam.hpp"
@@ -27,6 +28,7 @@ std::vector<ibq::index_t> list(const char* s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ibq::settle_process_environment(argv);  // OpenBLAS kernel + OpenMP spin, before they are read
   ibq::keep_host_memory_warm();
   Kokkos::ScopeGuard kokkos(argc, argv);
   ibq::TokenizerConfig cfg;

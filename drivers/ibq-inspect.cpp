@@ -292,6 +292,7 @@ void print_tree(const h5::File& f, const Settings& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ibq::settle_process_environment(argv);  // OpenBLAS kernel + OpenMP spin, before they are read
   return ibq::cli::run_main(prog, [&] {
     const Settings s = parse(argc, argv);
     const h5::File f(s.file, h5::File::Mode::read);  // a missing or non-HDF5 file throws, naming it

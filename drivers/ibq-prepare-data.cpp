@@ -45,6 +45,7 @@ int default_threads(int requested) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ibq::settle_process_environment(argv);  // OpenBLAS kernel + OpenMP spin, before they are read
   const std::string prog = "ibq-prepare-data";
   return ibq::cli::run_main(prog, [&] {
     ibq::cli::Options opt(prog, "converts an image folder (DIR/<class>/<image>.jpg) into HDF5 image shards of "

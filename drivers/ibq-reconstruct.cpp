@@ -23,6 +23,7 @@
 namespace fs = std::filesystem;
 
 int main(int argc, char** argv) {
+  ibq::settle_process_environment(argv);  // OpenBLAS kernel + OpenMP spin, before they are read
   const std::string prog = "ibq-reconstruct";
   return ibq::cli::run_main(prog, [&] {
     ibq::cli::Options opt(prog, "reconstructs a test set with a tokenizer checkpoint: PSNR, SSIM, utilisation, PNG grid");

@@ -32,6 +32,7 @@ std::vector<ibq::index_t> parse_list(const std::string& text, const std::string&
 }  // namespace
 
 int main(int argc, char** argv) {
+  ibq::settle_process_environment(argv);  // OpenBLAS kernel + OpenMP spin, before they are read
   const std::string prog = "ibq-train-classifier";
   return ibq::cli::run_main(prog, [&] {
     ibq::cli::Options opt(prog, "trains a small CNN on Fashion-MNIST and saves it (params + config) to HDF5");

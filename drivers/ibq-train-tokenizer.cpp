@@ -46,6 +46,7 @@ std::string checkpoint_name(long step) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ibq::settle_process_environment(argv);  // OpenBLAS kernel + OpenMP spin, before they are read
   const std::string prog = "ibq-train-tokenizer";
   return ibq::cli::run_main(prog, [&] {
     ibq::cli::Options opt(prog, "trains an IBQ/VQ tokenizer (ibq-spec.md sections 1, 2, 4) with HDF5 checkpoints");

@@ -7,14 +7,15 @@
 #include <cstdlib>
 
 #include "ibq/core/host_memory.hpp"
+#include "ibq/core/process_env.hpp"
 
 int main(int argc, char** argv) {
   // Unit tests share 2 cores with other test processes: don't pin threads. Setting this also keeps
   // Kokkos's start-up advice off stdout, where ctest's test discovery would read it as test names.
   setenv("OMP_PROC_BIND", "false", /*overwrite=*/0);
-  // Idle OpenMP threads sleep instead of spinning: on a loaded 2-core machine a spinning thread steals the
-  // core from the one doing the work (measured: 3x slower training steps with the default policy).
-  setenv("OMP_WAIT_POLICY", "passive", 0);
+  // OpenBLAS's kernel and a short OpenMP spin (idle threads soon sleep, so test processes sharing 2 cores
+  // don't steal each other's core): set before the libraries read them, by re-executing once.
+  ibq::settle_process_environment(argv);
   ibq::keep_host_memory_warm();
   Kokkos::ScopeGuard kokkos(argc, argv);
   return Catch::Session().run(argc, argv);

@@ -14,6 +14,7 @@
 #include "cli.hpp"
 #include "ibq/core/error.hpp"
 #include "ibq/core/host_memory.hpp"
+#include "ibq/core/process_env.hpp"
 #include "ibq/linalg/gemm_host.hpp"
 
 namespace ibq::cli {
@@ -23,9 +24,6 @@ class Runtime {
  public:
   explicit Runtime(int threads) {
     setenv("OMP_PROC_BIND", "false", /*overwrite=*/0);  // quiet start-up; no pinning unless asked
-    // Idle threads sleep rather than spin: on shared or small nodes spinning steals cores from the threads
-    // doing the work (measured 3x slower training steps on a loaded 2-core machine). Set it to override.
-    setenv("OMP_WAIT_POLICY", "passive", 0);
     keep_host_memory_warm();
     Kokkos::InitArguments init(threads > 0 ? threads : -1, -1, -1, /*disable_warnings=*/true);
     Kokkos::initialize(init);
@@ -34,13 +32,20 @@ class Runtime {
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
 
+  // One start-up line: threads, the GEMM backend and its kernel, and which environment settings made it.
   static std::string describe() {
+    std::string line = std::string("Kokkos ") + Kokkos::DefaultExecutionSpace::name() + " with " +
+                       std::to_string(Kokkos::DefaultExecutionSpace().concurrency()) + " threads; host GEMM " +
+                       gemm_host_backend();
+    const std::string kernel = openblas_core_name();
+    if (!kernel.empty()) line += ", kernel " + kernel;
+    const std::string settled = settled_environment();
     const char* core = std::getenv("OPENBLAS_CORETYPE");
-    return std::string("Kokkos ") + Kokkos::DefaultExecutionSpace::name() + " with " +
-           std::to_string(Kokkos::DefaultExecutionSpace().concurrency()) + " threads; host GEMM " + gemm_host_backend() +
-           (core ? std::string(" (OPENBLAS_CORETYPE=") + core +
-                       " overrides OpenBLAS's CPU detection and can halve GEMM speed; unset it)"
-                 : std::string(""));
+    if (!settled.empty()) line += " (set at start-up: " + settled + ")";
+    if (core && settled.find("OPENBLAS_CORETYPE") == std::string::npos)
+      line += std::string(" (OPENBLAS_CORETYPE=") + core +
+              " from the environment overrides OpenBLAS's CPU detection and can halve GEMM speed; unset it)";
+    return line;
   }
 };
 
