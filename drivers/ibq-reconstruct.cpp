@@ -66,8 +66,9 @@ int main(int argc, char** argv) {
       model.store().mark_values_modified();
     }
 
-    auto set = ibq::cli::load_tokenizer_images(stored, split);
-    set.truncate(args.get<long>("data.limit"));
+    const auto source = ibq::cli::load_tokenizer_images(stored, split);
+    source->truncate(args.get<long>("data.limit"));
+    const ibq::ImageSource& set = *source;
     const ibq::index_t H = set.height, W = set.width, C = set.channels;
     std::vector<ibq::index_t> order(set.count);
     for (ibq::index_t i = 0; i < set.count; ++i) order[i] = i;

@@ -122,7 +122,8 @@ int main(int argc, char** argv) {
 
     ibq::cli::Runtime runtime(args.get<int>("runtime.threads"));
     std::cerr << prog << ": " << ibq::cli::Runtime::describe() << "\n";
-    const auto train_set = ibq::cli::load_tokenizer_images(args, "train");
+    const auto train_source = ibq::cli::load_tokenizer_images(args, "train");
+    const ibq::ImageSource& train_set = *train_source;
     ibq::Tokenizer<float> model(model_cfg, tc.seed);
     long params = 0;
     for (const auto& [name, n] : ibq::Tokenizer<float>::parameter_counts(model_cfg)) params += n;

@@ -13,7 +13,13 @@ add_test(NAME "drivers: tokenizer drivers reject bad input with one error line a
          COMMAND bash ${_run}/tokenizer_errors.sh ${_tok} ${_rec} ${_scratch}/tok-errors ${CMAKE_SOURCE_DIR})
 add_test(NAME "drivers: tokenizer trains on Fashion-MNIST and ibq-reconstruct reports PSNR, SSIM, utilisation"
          COMMAND bash ${_run}/tokenizer_smoke.sh ${_tok} ${_rec} ${_scratch}/tok-smoke ${CMAKE_SOURCE_DIR})
+add_executable(make_fmnist_shards ${CMAKE_CURRENT_SOURCE_DIR}/drivers/make_fmnist_shards.cpp)
+target_link_libraries(make_fmnist_shards PRIVATE ibq::ibq ibq_warnings)
+add_test(NAME "drivers: tokenizer trains from HDF5 shards read per batch exactly as from the IDX files"
+         COMMAND bash ${_run}/tokenizer_shards.sh ${_tok} ${_rec} $<TARGET_FILE:make_fmnist_shards>
+                 ${_scratch}/tok-shards ${CMAKE_SOURCE_DIR})
 set_tests_properties(
+  "drivers: tokenizer trains from HDF5 shards read per batch exactly as from the IDX files"
   "drivers: tokenizer resumed after k steps equals an uninterrupted 2k-step run"
   "drivers: tokenizer drivers reject bad input with one error line and a non-zero exit"
   "drivers: tokenizer trains on Fashion-MNIST and ibq-reconstruct reports PSNR, SSIM, utilisation"

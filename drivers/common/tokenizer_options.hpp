@@ -7,6 +7,7 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -46,6 +47,8 @@ inline void add_data_options(Options& opt) {
       .add<std::string>("data.dir", "/usr/share/datasets/fashion-mnist", "fashion-mnist: folder with the gzip'd IDX files")
       .add<std::string>("data.train", "", "shards: comma-separated shard files or ibq-prepare-data output names (OUT.h5 -> OUT-*.h5)")
       .add<std::string>("data.test", "", "shards: test/validation shards, as data.train")
+      .add<bool>("data.preload", false, "shards: read every image into memory first (faster for small sets) instead "
+                                        "of reading each batch from the files")
       .add<long>("data.pad_to", 32, "fashion-mnist: zero-pad the 28x28 images to this size (0: keep 28)")
       .add<long>("data.channels", 1, "fashion-mnist: 1, or 3 to replicate the gray channel")
       .add<long>("data.train_limit", 0, "use only the first N training images (0: all)")
@@ -111,16 +114,18 @@ inline TokenizerConfig tokenizer_config(const Args& a) {
   return c;
 }
 
-// The training or test split as an in-memory ImageSet in [-1, 1], shaped as the model expects.
-inline ImageSet load_tokenizer_images(const Args& a, const std::string& split) {
+// The training or test split in [-1, 1], shaped as the model expects: in memory (Fashion-MNIST, or shards
+// with data.preload) or read from the shards a batch at a time.
+inline std::unique_ptr<ImageSource> load_tokenizer_images(const Args& a, const std::string& split) {
   const std::string source = a.get<std::string>("data.source");
-  ImageSet set;
+  std::unique_ptr<ImageSource> set;
   if (source == "fashion-mnist") {
-    set = load_fashion_mnist(a.get<std::string>("data.dir"), split);
+    auto mem = std::make_unique<ImageSet>(load_fashion_mnist(a.get<std::string>("data.dir"), split));
     const long pad = a.get<long>("data.pad_to"), channels = a.get<long>("data.channels");
-    if (pad > 0) set = pad_images(set, pad);
+    if (pad > 0) *mem = pad_images(*mem, pad);
     IBQ_CHECK(channels == 1 || channels == 3, "data.channels must be 1 or 3, got " << channels);
-    if (channels == 3) set = replicate_channels(set, 3);
+    if (channels == 3) *mem = replicate_channels(*mem, 3);
+    set = std::move(mem);
   } else if (source == "shards") {
     const std::string key = split == "train" ? "data.train" : "data.test";
     std::vector<std::string> files;
@@ -134,24 +139,25 @@ inline ImageSet load_tokenizer_images(const Args& a, const std::string& split) {
       files.insert(files.end(), shards.begin(), shards.end());
     }
     IBQ_CHECK(!files.empty(), key << " lists no shard files; make them with ibq-prepare-data and list them here");
-    for (const auto& f : files) {
-      auto part = ImageShard(f).read_all();
-      if (set.count == 0) {
-        set = std::move(part);
-        continue;
-      }
-      IBQ_CHECK(part.channels == set.channels && part.height == set.height && part.width == set.width,
-                "shard '" << f << "' holds " << part.channels << "x" << part.height << "x" << part.width
-                          << " images, the first shard " << set.channels << "x" << set.height << "x" << set.width);
-      set.pixels.insert(set.pixels.end(), part.pixels.begin(), part.pixels.end());
-      set.labels.insert(set.labels.end(), part.labels.begin(), part.labels.end());
-      set.count += part.count;
+    auto streamed = std::make_unique<ShardedImages>(files);  // checks that every shard has one geometry
+    if (a.get<bool>("data.preload")) {
+      auto mem = std::make_unique<ImageSet>();
+      mem->count = streamed->count, mem->channels = streamed->channels;
+      mem->height = streamed->height, mem->width = streamed->width;
+      mem->pixels.resize(std::size_t(mem->count * mem->image_size()));
+      mem->labels.resize(std::size_t(mem->count));
+      std::vector<index_t> rows(std::size_t(mem->count));
+      for (index_t i = 0; i < mem->count; ++i) rows[std::size_t(i)] = i;
+      streamed->gather(rows.data(), mem->count, mem->pixels.data(), mem->labels.data());
+      set = std::move(mem);
+    } else {
+      set = std::move(streamed);
     }
   } else {
     IBQ_THROW("data.source = '" << source << "' is not a data source; use fashion-mnist or shards");
   }
-  scale_to_unit_range(set);
-  set.truncate(a.get<long>(split == "train" ? "data.train_limit" : "data.test_limit"));
+  scale_to_unit_range(*set);
+  set->truncate(a.get<long>(split == "train" ? "data.train_limit" : "data.test_limit"));
   return set;
 }
 

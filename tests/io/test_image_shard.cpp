@@ -43,3 +43,68 @@ TEST_CASE("image_shard: Fashion-MNIST through a shard equals the IDX source", "[
   h5::write_atomic(temp_path("other.h5"), [](h5::File& f) { f.set_attr("/", "format", "something-else"); });
   REQUIRE_THROWS_WITH(ImageShard(temp_path("other.h5")), Catch::Contains("not an ibq image shard"));
 }
+
+TEST_CASE("image_shard: ShardedImages reads batches across shards exactly as the concatenated set", "[io][data]") {
+  // Three shards of 4, 1 and 6 RGB images: a batch in a shuffled order crosses every boundary.
+  ImageSet whole;
+  whole.count = 11, whole.channels = 3, whole.height = 3, whole.width = 2;
+  for (index_t i = 0; i < whole.count * whole.image_size(); ++i) whole.pixels.push_back(std::uint8_t((i * 7) % 253));
+  for (index_t i = 0; i < whole.count; ++i) whole.labels.push_back(std::int32_t(100 + i));
+  const index_t sizes[] = {4, 1, 6};
+  std::vector<std::string> files;
+  index_t first = 0;
+  for (index_t part : sizes) {
+    ImageSet s = whole;
+    s.count = part;
+    s.pixels.assign(whole.pixels.begin() + first * whole.image_size(),
+                    whole.pixels.begin() + (first + part) * whole.image_size());
+    s.labels.assign(whole.labels.begin() + first, whole.labels.begin() + first + part);
+    files.push_back(temp_path("part" + std::to_string(files.size()) + ".h5"));
+    write_image_shard(files.back(), s, "unit test");
+    first += part;
+  }
+  scale_to_unit_range(whole);
+  ShardedImages streamed(files);
+  REQUIRE(streamed.count == 11);
+  REQUIRE(streamed.channels == 3);
+  REQUIRE(streamed.height == 3);
+  REQUIRE(streamed.width == 2);
+
+  const auto order = whole.epoch_order(7, 0);
+  REQUIRE(order == streamed.epoch_order(7, 0));
+  const auto a = whole.batch<float, Kokkos::HostSpace>(order, 2, 9).to_host();
+  const auto b = streamed.batch<float, Kokkos::HostSpace>(order, 2, 9).to_host();
+  REQUIRE(a == b);
+  const auto la = whole.batch_labels<Kokkos::HostSpace>(order, 0, 11).to_host();
+  const auto lb = streamed.batch_labels<Kokkos::HostSpace>(order, 0, 11).to_host();
+  REQUIRE(la == lb);
+  // The last image of each shard, and the first of the next.
+  for (index_t r : {3, 4, 5, 10}) {
+    std::vector<std::uint8_t> px(std::size_t(whole.image_size()));
+    std::int32_t label = -1;
+    streamed.gather(&r, 1, px.data(), &label);
+    CHECK(label == 100 + r);
+    CHECK(std::equal(px.begin(), px.end(), whole.pixels.begin() + r * whole.image_size()));
+  }
+  const index_t past = 11;
+  std::vector<std::uint8_t> px(std::size_t(whole.image_size()));
+  REQUIRE_THROWS_WITH(streamed.gather(&past, 1, px.data(), nullptr), Catch::Contains("out of range"));
+  streamed.truncate(5);
+  REQUIRE(streamed.count == 5);
+  REQUIRE_THROWS_WITH(streamed.gather(&sizes[2], 1, px.data(), nullptr), Catch::Contains("out of range"));
+}
+
+TEST_CASE("image_shard: ShardedImages refuses shards of different geometry, naming the file", "[io][data]") {
+  ImageSet a;
+  a.count = 2, a.channels = 1, a.height = 4, a.width = 4;
+  a.pixels.assign(std::size_t(2 * 16), 9);
+  a.labels = {0, 1};
+  ImageSet b = a;
+  b.height = b.width = 2;
+  b.pixels.assign(std::size_t(2 * 4), 3);
+  write_image_shard(temp_path("geom_a.h5"), a, "unit test");
+  write_image_shard(temp_path("geom_b.h5"), b, "unit test");
+  REQUIRE_THROWS_WITH(ShardedImages({temp_path("geom_a.h5"), temp_path("geom_b.h5")}),
+                      Catch::Contains("geom_b.h5") && Catch::Contains("1x2x2"));
+  REQUIRE_THROWS_WITH(ShardedImages({temp_path("missing.h5")}), Catch::Contains("missing.h5"));
+}

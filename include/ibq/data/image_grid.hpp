@@ -34,13 +34,16 @@ std::vector<std::uint8_t> to_uint8_nhwc(const Tensor<T, Space>& x) {
   return out;
 }
 
-// Images [first, first + n) of an ImageSet as uint8 [n, H, W, C] (the set stores [N, C, H, W]).
-inline std::vector<std::uint8_t> image_set_nhwc(const ImageSet& set, index_t first, index_t n) {
+// Images [first, first + n) of an image source as uint8 [n, H, W, C] (sources give [N, C, H, W]).
+inline std::vector<std::uint8_t> image_set_nhwc(const ImageSource& set, index_t first, index_t n) {
   const index_t C = set.channels, P = set.height * set.width;
-  std::vector<std::uint8_t> out(std::size_t(n * C * P));
+  std::vector<index_t> rows(static_cast<std::size_t>(n));
+  for (index_t i = 0; i < n; ++i) rows[std::size_t(i)] = first + i;
+  std::vector<std::uint8_t> nchw(std::size_t(n * C * P)), out(nchw.size());
+  set.gather(rows.data(), n, nchw.data(), nullptr);
   for (index_t i = 0; i < n; ++i)
     for (index_t c = 0; c < C; ++c)
-      for (index_t p = 0; p < P; ++p) out[(i * P + p) * C + c] = set.pixels[((first + i) * C + c) * P + p];
+      for (index_t p = 0; p < P; ++p) out[(i * P + p) * C + c] = nchw[(i * C + c) * P + p];
   return out;
 }
 

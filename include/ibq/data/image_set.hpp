@@ -1,11 +1,14 @@
-// ibq/data/image_set.hpp — an in-memory labelled image set and its mini-batches.
+// ibq/data/image_set.hpp — where training images come from, and the in-memory set.
 //
 //   auto train = ibq::load_fashion_mnist("/usr/share/datasets/fashion-mnist", "train");   // 60000 x 1x28x28
 //   auto order = train.epoch_order(seed, epoch);           // a permutation, same on every rank and run
 //   auto x = train.batch<float>(order, first, count);      // Tensor [count, 1, 28, 28], normalised
 //
-// Pixels stay uint8 on the host (47 MB for Fashion-MNIST); a batch is normalised with the set's mean/std
-// and copied to the device once.
+// ImageSource is what trainers and evaluators read: a count, a geometry, a normalisation, and gather(),
+// which copies chosen images (uint8 [C, H, W] each) and their labels out. ImageSet keeps every pixel in
+// memory (47 MB for Fashion-MNIST); ShardedImages (ibq/io/image_shard.hpp) reads HDF5 shards a batch at
+// a time, for sets that do not fit. A batch is normalised with the source's mean/std and copied to the
+// device once.
 #pragma once
 
 #include <algorithm>
@@ -18,13 +21,21 @@
 
 namespace ibq {
 
-struct ImageSet {
+class ImageSource {
+ public:
   index_t count = 0, channels = 1, height = 0, width = 0;
-  std::vector<std::uint8_t> pixels;  // [count, channels, height, width]
-  std::vector<std::int32_t> labels;
-  double mean = 0.5, std = 0.5;      // normalisation: (pixel / 255 - mean) / std
+  double mean = 0.5, std = 0.5;  // normalisation: (pixel / 255 - mean) / std
+
+  virtual ~ImageSource() = default;
+  // Images rows[0..n) into pixels (uint8 [n, C, H, W]) and their labels (when labels is not null).
+  virtual void gather(const index_t* rows, index_t n, std::uint8_t* pixels, std::int32_t* labels) const = 0;
 
   index_t image_size() const { return channels * height * width; }
+
+  // Keeps the first n images (for quick runs and tests); n <= 0 keeps everything.
+  virtual void truncate(index_t n) {
+    if (n > 0 && n < count) count = n;
+  }
 
   // Fisher-Yates with the counter-based RNG: a pure function of (seed, epoch).
   std::vector<index_t> epoch_order(std::uint64_t seed, std::uint64_t epoch) const {
@@ -35,25 +46,49 @@ struct ImageSet {
     return order;
   }
 
+  // Images order[first, first + n) as a normalised Tensor [n, C, H, W].
   template <class T, class Space = DefaultSpace>
   Tensor<T, Space> batch(const std::vector<index_t>& order, index_t first, index_t n) const {
-    std::vector<T> host(std::size_t(n * image_size()));
+    std::vector<std::uint8_t> raw(std::size_t(n * image_size()));
+    gather(order.data() + first, n, raw.data(), nullptr);
+    std::vector<T> host(raw.size());
     const double scale = 1.0 / (255.0 * std), shift = mean / std;
-    for (index_t b = 0; b < n; ++b) {
-      const std::uint8_t* src = pixels.data() + order[first + b] * image_size();
-      for (index_t k = 0; k < image_size(); ++k) host[b * image_size() + k] = T(src[k] * scale - shift);
-    }
+    for (std::size_t k = 0; k < raw.size(); ++k) host[k] = T(raw[k] * scale - shift);
     return Tensor<T, Space>::from_host({n, channels, height, width}, host);
   }
   template <class Space = DefaultSpace>
   Tensor<std::int32_t, Space> batch_labels(const std::vector<index_t>& order, index_t first, index_t n) const {
-    std::vector<std::int32_t> host(n);
-    for (index_t b = 0; b < n; ++b) host[b] = labels[order[first + b]];
+    std::vector<std::uint8_t> raw(std::size_t(n * image_size()));
+    std::vector<std::int32_t> host(static_cast<std::size_t>(n));
+    gather(order.data() + first, n, raw.data(), host.data());
     return Tensor<std::int32_t, Space>::from_host({n}, host);
   }
 
-  // Keeps the first n images (for quick runs and tests); n <= 0 keeps everything.
-  void truncate(index_t n) {
+ protected:
+  ImageSource() = default;
+  ImageSource(const ImageSource&) = default;
+  ImageSource& operator=(const ImageSource&) = default;
+};
+
+struct ImageSet : ImageSource {
+  std::vector<std::uint8_t> pixels;  // [count, channels, height, width]
+  std::vector<std::int32_t> labels;
+
+  ImageSet() = default;
+  ImageSet(const ImageSet&) = default;
+  ImageSet(ImageSet&&) = default;
+  ImageSet& operator=(const ImageSet&) = default;
+  ImageSet& operator=(ImageSet&&) = default;
+
+  void gather(const index_t* rows, index_t n, std::uint8_t* out, std::int32_t* labs) const override {
+    for (index_t b = 0; b < n; ++b) {
+      IBQ_CHECK(rows[b] >= 0 && rows[b] < count, "image " << rows[b] << " is out of range (the set has " << count << ")");
+      std::copy_n(pixels.data() + rows[b] * image_size(), image_size(), out + b * image_size());
+      if (labs) labs[b] = labels[std::size_t(rows[b])];
+    }
+  }
+
+  void truncate(index_t n) override {
     if (n <= 0 || n >= count) return;
     count = n;
     pixels.resize(std::size_t(n * image_size()));
@@ -91,7 +126,7 @@ inline ImageSet replicate_channels(const ImageSet& in, index_t channels) {
 }
 
 // The tokenizer's input convention, as the reference's x / 127.5 - 1: pixels scaled to [-1, 1].
-inline void scale_to_unit_range(ImageSet& set) {
+inline void scale_to_unit_range(ImageSource& set) {
   set.mean = 0.5;
   set.std = 0.5;
 }

@@ -3,12 +3,16 @@
 //   ibq::write_image_shard("fmnist_train.h5", set, "fashion-mnist train");   // images uint8 [N, H, W, C]
 //   ibq::ImageShard shard("fmnist_train.h5");
 //   ibq::ImageSet part = shard.read(first, count);                            // only those rows are read
+//   ibq::ShardedImages train({"in-00000.h5", "in-00001.h5"});                  // an ImageSource over shards:
+//   auto x = train.batch<float>(order, first, 16);                            // reads just these 16 images
 //
 // Layout: dataset `images` uint8 [N, H, W, C] (chunked one image per chunk, deflate), `labels` int32 [N],
 // root attributes format="ibq-images", version, source, and an optional `class_names` text (one per line).
 // In memory an ImageSet is [N, C, H, W]; the file keeps the channels-last layout image tools and h5py expect.
 #pragma once
 
+#include <algorithm>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,6 +42,15 @@ inline void write_image_shard(const std::string& path, const ImageSet& set, cons
   });
 }
 
+namespace detail {
+// n images [H, W, C] -> [C, H, W] (the file's layout -> the model's).
+inline void nhwc_to_nchw(const std::uint8_t* in, index_t n, index_t c, index_t plane, std::uint8_t* out) {
+  for (index_t i = 0; i < n; ++i)
+    for (index_t k = 0; k < c; ++k)
+      for (index_t p = 0; p < plane; ++p) out[(i * c + k) * plane + p] = in[(i * plane + p) * c + k];
+}
+}  // namespace detail
+
 class ImageShard {
  public:
   explicit ImageShard(const std::string& path) : file_(path, h5::File::Mode::read) {
@@ -59,19 +72,64 @@ class ImageShard {
     ImageSet s;
     s.count = n, s.channels = channels_, s.height = height_, s.width = width_;
     s.pixels.resize(nhwc.size());
-    const index_t plane = height_ * width_;
-    for (index_t i = 0; i < n; ++i)
-      for (index_t k = 0; k < channels_; ++k)
-        for (index_t p = 0; p < plane; ++p) s.pixels[(i * channels_ + k) * plane + p] = nhwc[(i * plane + p) * channels_ + k];
+    detail::nhwc_to_nchw(nhwc.data(), n, channels_, height_ * width_, s.pixels.data());
     s.labels = file_.read_rows<std::int32_t>("labels", hsize_t(first), hsize_t(n));
     scale_to_unit_range(s);
     return s;
   }
   ImageSet read_all() const { return read(0, count_); }
 
+  // One image [C, H, W] and its label: what a streaming reader gathers (one chunk, one inflate).
+  void read_one(index_t row, std::uint8_t* pixels, std::int32_t* label) const {
+    const auto nhwc = file_.read_rows<std::uint8_t>("images", hsize_t(row), 1);
+    detail::nhwc_to_nchw(nhwc.data(), 1, channels_, height_ * width_, pixels);
+    if (label) *label = file_.read_rows<std::int32_t>("labels", hsize_t(row), 1)[0];
+  }
+  index_t channels() const { return channels_; }
+  index_t height() const { return height_; }
+  index_t width() const { return width_; }
+
  private:
   h5::File file_;
   index_t count_ = 0, height_ = 0, width_ = 0, channels_ = 0;
+};
+
+// Shards as one ImageSource, read a batch at a time: only the open files and a row index stay in memory,
+// so a set of any size trains in the memory of a batch. Images are in [-1, 1] (the tokenizer's scaling).
+class ShardedImages : public ImageSource {
+ public:
+  explicit ShardedImages(const std::vector<std::string>& files) {
+    IBQ_CHECK(!files.empty(), "ShardedImages: no shard files given");
+    for (const auto& f : files) {
+      auto shard = std::make_unique<ImageShard>(f);
+      if (shards_.empty()) {
+        channels = shard->channels(), height = shard->height(), width = shard->width();
+      } else {
+        IBQ_CHECK(shard->channels() == channels && shard->height() == height && shard->width() == width,
+                  "shard '" << f << "' holds " << shard->channels() << "x" << shard->height() << "x" << shard->width()
+                            << " images, the first shard '" << files[0] << "' " << channels << "x" << height << "x"
+                            << width << "; prepare all shards of a set at one resolution");
+      }
+      count += shard->count();
+      ends_.push_back(count);
+      shards_.push_back(std::move(shard));
+    }
+    scale_to_unit_range(*this);
+  }
+
+  void gather(const index_t* rows, index_t n, std::uint8_t* pixels, std::int32_t* labels) const override {
+    for (index_t b = 0; b < n; ++b) {
+      const index_t r = rows[b];
+      IBQ_CHECK(r >= 0 && r < count, "image " << r << " is out of range (the shards hold " << count << ")");
+      const auto s = std::size_t(std::upper_bound(ends_.begin(), ends_.end(), r) - ends_.begin());
+      const index_t local = r - (s == 0 ? 0 : ends_[s - 1]);
+      shards_[s]->read_one(local, pixels + b * image_size(), labels ? labels + b : nullptr);
+    }
+  }
+
+ private:
+  std::vector<std::unique_ptr<ImageShard>> shards_;
+  std::vector<index_t> ends_;  // ends_[s]: images in shards 0..s
 };
 
 }  // namespace ibq

@@ -71,7 +71,7 @@ struct TokenizerStepStats {
 template <class T = float, class Space = DefaultSpace>
 class TokenizerTrainer {
  public:
-  TokenizerTrainer(Tokenizer<T, Space>& model, const ImageSet& train, const TokenizerTrainConfig& cfg)
+  TokenizerTrainer(Tokenizer<T, Space>& model, const ImageSource& train, const TokenizerTrainConfig& cfg)
       : model_(model),
         train_(train),
         cfg_(cfg),
@@ -165,7 +165,7 @@ class TokenizerTrainer {
   static double scalar(const Var<T, Space>& v) { return double(v.value().item()); }
 
   Tokenizer<T, Space>& model_;
-  const ImageSet& train_;
+  const ImageSource& train_;
   TokenizerTrainConfig cfg_;
   Adam<T, Space> adam_;
   Ema<T, Space> ema_;
