@@ -33,4 +33,18 @@ template <class Space>
 inline constexpr bool host_accessible_v =
     Kokkos::SpaceAccessibility<Kokkos::HostSpace, Space>::accessible;
 
+// f(o, e) for o in [0, outer), e in [0, inner): on the host a thread per o with e in a contiguous inner loop
+// (no integer division per element, which costs more than the work of a fill or copy); on a device one
+// thread per element of the flattened range.
+template <class Space, class F>
+void parallel_for_2d(const char* name, index_t outer, index_t inner, const F& f) {
+  if constexpr (host_accessible_v<Space>) {
+    Kokkos::parallel_for(name, range<Space>(outer), KOKKOS_LAMBDA(index_t o) {
+      for (index_t e = 0; e < inner; ++e) f(o, e);
+    });
+  } else {
+    Kokkos::parallel_for(name, range<Space>(outer * inner), KOKKOS_LAMBDA(index_t j) { f(j / inner, j % inner); });
+  }
+}
+
 }  // namespace ibq

@@ -16,6 +16,12 @@
 
 namespace ibq {
 
+// Host batches whose GEMMs are below this many flops run one GEMM per thread (mutable for benchmarks).
+inline double& gemm_batch_parallel_flops() {
+  static double limit = 1e9;
+  return limit;
+}
+
 template <class Space, class T>
 void gemm(Trans ta, Trans tb, index_t m, index_t n, index_t k, T alpha, const T* a, index_t lda, const T* b,
           index_t ldb, T beta, T* c, index_t ldc) {
@@ -44,7 +50,21 @@ void gemm_strided_batched(Trans ta, Trans tb, index_t m, index_t n, index_t k, T
   } else
 #endif
   {
-    // Each GEMM is threaded by BLAS itself; attention batches are few and large.
+    // Few large GEMMs (attention over big images): each is threaded by BLAS itself. Many small ones (a conv
+    // over a batch of 32x32 images): one GEMM per thread, which BLAS then runs single-threaded (OpenBLAS's
+    // OpenMP build does inside a parallel region), without a fork/join per GEMM.
+    using host_exec = Kokkos::DefaultHostExecutionSpace;
+    const index_t threads = host_exec().concurrency();
+    const double flops = 2.0 * double(m) * double(n) * double(k);
+    const bool disjoint = stride_c >= m * ldc;  // every GEMM writes its own C (not one shared accumulator)
+    if (threads > 1 && batch >= threads && disjoint && flops < gemm_batch_parallel_flops()) {
+      Kokkos::parallel_for(
+          "ibq::gemm_strided_batched", Kokkos::RangePolicy<host_exec, Kokkos::Schedule<Kokkos::Dynamic>>(0, batch),
+          [=](index_t i) {
+            gemm_host(ta, tb, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb, beta, c + i * stride_c, ldc);
+          });
+      return;
+    }
     for (index_t i = 0; i < batch; ++i)
       gemm_host(ta, tb, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb, beta, c + i * stride_c, ldc);
   }

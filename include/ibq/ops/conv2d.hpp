@@ -9,8 +9,8 @@
 // conv2d_workspace_elements(): several small images per tile, or a band of output rows of one large
 // image (the GEMM writes the band in place through ldc = P). Backward recomputes the columns from the
 // saved input instead of keeping them: dW += dY col^T, dcol = W^T dY, and col2im gathers dcol into dx so
-// each input row is owned by one thread (no atomics). Bias is a rank-1 GEMM in forward and a per-channel
-// team reduction in backward.
+// each input row is owned by one thread (no atomics). Bias is a fill in forward and a per-channel team
+// reduction in backward.
 #pragma once
 
 #include <algorithm>
@@ -268,10 +268,12 @@ Tensor<T, Space> conv2d_forward(const Tensor<T, Space>& x, const Tensor<T, Space
   auto y = Tensor<T, Space>::empty(conv2d_out_shape(g));
   const index_t K = g.k(), P = g.p();
   T beta(0);
-  if (bias.defined()) {  // y_n = b 1^T, then the GEMMs add onto it
-    const auto ones = Tensor<T, Space>::full(Shape{P}, T(1));
-    gemm_strided_batched<Space>(Trans::N, Trans::N, g.cout, P, 1, T(1), bias.data(), 1, 0, ones.data(), P, 0, T(0),
-                                y.data(), P, g.cout * P, g.n);
+  if (bias.defined()) {  // y[n, c, :] = b[c], then the GEMMs add onto it
+    auto yv = y.view();
+    auto bv = bias.view();
+    const index_t cout = g.cout;
+    parallel_for_2d<Space>("ibq::ops::conv2d_bias_fwd", g.n * cout, P,
+                           KOKKOS_LAMBDA(index_t row, index_t p) { yv(row * P + p) = bv(row % cout); });
     beta = T(1);
   }
   if (g.pointwise()) {

@@ -84,8 +84,11 @@ struct Tanh {
 };
 struct Silu {  // x * sigmoid(x); d/dx = s + x s (1 - s)
   template <class T> KOKKOS_INLINE_FUNCTION T f(T x) const { return x * Sigmoid{}.f(x); }
-  template <class T> KOKKOS_INLINE_FUNCTION T df(T x, T) const {
-    const T s = Sigmoid{}.f(x);
+  // s = y / x recovers sigmoid(x) from the saved output with a division (vectorised) instead of a second
+  // exponential (a libm call per element: it was a third of SiLU's cost); near 0, s = 1/2 + x/4 (the
+  // Taylor error there is below 1e-19).
+  template <class T> KOKKOS_INLINE_FUNCTION T df(T x, T y) const {
+    const T s = (x > T(1e-6) || x < T(-1e-6)) ? y / x : T(0.5) + T(0.25) * x;
     return s * (T(1) + x * (T(1) - s));
   }
 };
