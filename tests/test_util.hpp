@@ -3,7 +3,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "ibq/autodiff/grad_check.hpp"
@@ -51,6 +53,30 @@ inline void require_grad_ok(const GradFn& fn, const std::vector<TensorD>& inputs
   INFO(r.report);
   REQUIRE(r.checked > 0);
   REQUIRE(r.ok);
+}
+
+// Finite differences on every parameter of a model (sampled), against the store's gradients.
+template <class Store>
+void require_params_grad_ok(Store& store, const std::function<VarD(TapeD&)>& fn, GradCheckOptions opt = {}) {
+  const auto r = grad_check_params<Store, Space>(store, fn, opt);
+  INFO(r.report);
+  REQUIRE(r.checked > 0);
+  REQUIRE(r.ok);
+}
+
+// Relative agreement of whole tensors: max |a - b| <= tol * max |b| (the issues' 1e-4 relative, done in
+// double). The small absolute floor covers gradients that are zero in exact arithmetic (the key bias of
+// attention: softmax is invariant to it), where both sides hold only rounding noise.
+inline void require_rel_close(const std::string& what, const TensorD& got, const TensorD& want, double tol) {
+  REQUIRE(got.shape() == want.shape());
+  const auto g = got.to_host(), w = want.to_host();
+  double err = 0, scale = 0;
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    err = std::max(err, std::fabs(g[i] - w[i]));
+    scale = std::max(scale, std::fabs(w[i]));
+  }
+  INFO(what << ": max abs error " << err << ", max |reference| " << scale);
+  REQUIRE(err <= tol * scale + 1e-13);
 }
 
 }  // namespace ibq::test

@@ -11,22 +11,6 @@
 using namespace ibq;
 using namespace ibq::test;
 
-namespace {
-// Relative agreement of whole tensors: max |a - b| <= tol * max |b| (the 1e-4 relative, done in double).
-// The small absolute floor covers gradients that are zero in exact arithmetic (the key bias of attention:
-// softmax is invariant to it), where both sides hold only rounding noise.
-void require_rel_close(const std::string& what, const TensorD& got, const TensorD& want, double tol) {
-  REQUIRE(got.shape() == want.shape());
-  const auto g = got.to_host(), w = want.to_host();
-  double err = 0, scale = 0;
-  for (std::size_t i = 0; i < g.size(); ++i) {
-    err = std::max(err, std::fabs(g[i] - w[i]));
-    scale = std::max(scale, std::fabs(w[i]));
-  }
-  INFO(what << ": max abs error " << err << ", max |reference| " << scale);
-  REQUIRE(err <= tol * scale + 1e-13);
-}
-}  // namespace
 
 TEST_CASE("autoencoder: encoder and decoder match the PyTorch reference (values and gradients)") {
   h5::File f(std::string(IBQ_SOURCE_DIR) + "/tests/fixtures/autoencoder.h5", h5::File::Mode::read);

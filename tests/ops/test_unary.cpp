@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "test_util.hpp"
+#include "ibq/ops/reduce.hpp"
 #include "ibq/ops/unary.hpp"
 
 using namespace ibq;
@@ -30,6 +31,7 @@ const std::vector<Case>& cases() {
       {"sigmoid", [](const VarD& x) { return sigmoid(x); }, [](double x) { return 1 / (1 + std::exp(-x)); }, -4, 4},
       {"tanh", [](const VarD& x) { return tanh(x); }, [](double x) { return std::tanh(x); }, -2, 2},
       {"silu", [](const VarD& x) { return silu(x); }, [](double x) { return x / (1 + std::exp(-x)); }, -3, 3},
+      {"softplus", [](const VarD& x) { return softplus(x); }, [](double x) { return std::log1p(std::exp(x)); }, -4, 4},
       {"scale", [](const VarD& x) { return 2.5 * x; }, [](double x) { return 2.5 * x; }, -2, 2},
       {"add_scalar", [](const VarD& x) { return x + 1.5; }, [](double x) { return x + 1.5; }, -2, 2},
       {"rsub_scalar", [](const VarD& x) { return 1.5 - x; }, [](double x) { return 1.5 - x; }, -2, 2},
@@ -77,6 +79,7 @@ UNARY_TEST(leaky_relu)
 UNARY_TEST(sigmoid)
 UNARY_TEST(tanh)
 UNARY_TEST(silu)
+UNARY_TEST(softplus)
 UNARY_TEST(scale)
 UNARY_TEST(add_scalar)
 UNARY_TEST(rsub_scalar)
@@ -89,4 +92,23 @@ TEST_CASE("unary ops: sigmoid and silu stay finite for large inputs", "[ops][una
   REQUIRE(s[0] == Approx(0.0f).margin(1e-30));
   REQUIRE(s[1] == 1.0f);
   REQUIRE(std::isfinite(silu(x).value().to_host()[0]));
+}
+
+TEST_CASE("unary ops: softplus is finite for large inputs; silu's derivative from its output is exact near 0",
+          "[ops][unary]") {
+  Tape<float> tape;
+  auto x = tape.leaf(Tensor<float>::from_host({2}, {-200.f, 200.f}));
+  auto s = softplus(x).value().to_host();
+  REQUIRE(s[0] == Approx(0.0f).margin(1e-30));
+  REQUIRE(s[1] == 200.0f);
+  // d silu / dx = s (1 + x (1 - s)), s = sigmoid(x); at and around x = 0 the backward uses 1/2 + x/4.
+  for (double v : {0.0, 1e-9, -1e-7, 2e-6, -0.3, 5.0, -30.0}) {
+    TapeD t;
+    auto xv = t.leaf(TensorD::from_host({1}, {v}), /*requires_grad=*/true);
+    auto y = silu(xv);
+    t.backward(sum(y));
+    const double sg = 1 / (1 + std::exp(-v)), want = sg * (1 + v * (1 - sg));
+    INFO("x = " << v);
+    CHECK(xv.grad().to_host()[0] == Approx(want).epsilon(1e-12).margin(1e-15));
+  }
 }

@@ -46,6 +46,12 @@ class ParamStore {
     return declare(buffers_, name, shape, init, true);
   }
 
+  // Replaces a declared tensor's initialiser (a model's own init scheme over a layer's defaults).
+  void set_init(ParamRef r, const Init& init) {
+    IBQ_CHECK(!allocated_, "ParamStore::set_init: call it before allocate()");
+    (r.buffer ? buffers_ : params_).at(std::size_t(r.index)).init = init;
+  }
+
   // Allocates the flat buffers, carves the named slices and initialises them from `seed`.
   void allocate(std::uint64_t seed) {
     IBQ_CHECK(!allocated_, "ParamStore::allocate: already allocated");

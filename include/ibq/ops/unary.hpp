@@ -82,6 +82,12 @@ struct Tanh {
   template <class T> KOKKOS_INLINE_FUNCTION T f(T x) const { return km::tanh(x); }
   template <class T> KOKKOS_INLINE_FUNCTION T df(T, T y) const { return T(1) - y * y; }
 };
+struct Softplus {  // log(1 + e^x) = max(x, 0) + log1p(e^-|x|), finite for any x; d/dx = sigmoid(x)
+  template <class T> KOKKOS_INLINE_FUNCTION T f(T x) const {
+    return (x > T(0) ? x : T(0)) + km::log1p(km::exp(x > T(0) ? -x : x));
+  }
+  template <class T> KOKKOS_INLINE_FUNCTION T df(T x, T) const { return Sigmoid{}.f(x); }
+};
 struct Silu {  // x * sigmoid(x); d/dx = s + x s (1 - s)
   template <class T> KOKKOS_INLINE_FUNCTION T f(T x) const { return x * Sigmoid{}.f(x); }
   // s = y / x recovers sigmoid(x) from the saved output with a division (vectorised) instead of a second
@@ -143,6 +149,7 @@ template <class T, class S> Var<T, S> leaky_relu(const Var<T, S>& x, double slop
   return unary("leaky_relu", fn::LeakyRelu{slope}, x);
 }
 template <class T, class S> Var<T, S> sigmoid(const Var<T, S>& x) { return unary("sigmoid", fn::Sigmoid{}, x); }
+template <class T, class S> Var<T, S> softplus(const Var<T, S>& x) { return unary("softplus", fn::Softplus{}, x); }
 template <class T, class S> Var<T, S> tanh(const Var<T, S>& x) { return unary("tanh", fn::Tanh{}, x); }
 template <class T, class S> Var<T, S> silu(const Var<T, S>& x) { return unary("silu", fn::Silu{}, x); }
 
