@@ -17,6 +17,7 @@
 #include "ibq/data/image_grid.hpp"
 #include "ibq/io/checkpoint.hpp"
 #include "ibq/io/png.hpp"
+#include "ibq/metrics/sharpness.hpp"
 #include "ibq/metrics/ssim.hpp"
 #include "ibq/quant/codebook_usage.hpp"
 
@@ -73,7 +74,7 @@ int main(int argc, char** argv) {
     std::vector<ibq::index_t> order(set.count);
     for (ibq::index_t i = 0; i < set.count; ++i) order[i] = i;
     ibq::CodebookUsage<> usage(model_cfg.codebook_size);
-    double psnr_sum = 0, ssim_sum = 0;
+    double psnr_sum = 0, ssim_sum = 0, sharp_recon = 0, sharp_orig = 0;
     long identical = 0;
     const long cols = args.get<long>("output.grid_columns"), pairs = args.get<long>("output.grid_rows");
     std::vector<std::vector<std::uint8_t>> grid_rows;
@@ -89,6 +90,8 @@ int main(int argc, char** argv) {
         const double p = ibq::metrics::psnr(orig.data() + i * per, recon.data() + i * per, H, W, C);
         if (std::isinf(p)) ++identical; else psnr_sum += p;
         ssim_sum += ibq::metrics::ssim(orig.data() + i * per, recon.data() + i * per, H, W, C);
+        sharp_recon += ibq::metrics::laplacian_variance(recon.data() + i * per, H, W, C);
+        sharp_orig += ibq::metrics::laplacian_variance(orig.data() + i * per, H, W, C);
       }
       // Grid: the first cols * pairs images, each row of originals followed by its reconstructions.
       for (ibq::index_t r = 0; r < pairs && first == 0; ++r)
@@ -107,6 +110,9 @@ int main(int argc, char** argv) {
               << usage.usage() << " (" << usage.distinct() << " of " << model_cfg.codebook_size << " codes)"
               << "  perplexity " << std::setprecision(1) << usage.perplexity() << "\n";
     if (identical > 0) std::cout << identical << " images were reconstructed exactly (PSNR = inf, left out of the mean)\n";
+    // Detail kept: mean Laplacian variance of the reconstructions over that of the originals (1: as sharp).
+    const double sharpness = sharp_orig > 0 ? sharp_recon / sharp_orig : 0.0;
+    std::cout << std::setprecision(3) << "sharpness " << sharpness << " (Laplacian variance, reconstructions / originals)\n";
 
     const std::string grid_path = args.get<std::string>("output.grid");
     if (!grid_path.empty()) {
@@ -124,7 +130,7 @@ int main(int argc, char** argv) {
           << "\", \"split\": \"" << split << "\", \"images\": " << set.count << ", \"psnr\": " << psnr
           << ", \"ssim\": " << ssim << ", \"utilisation\": " << usage.usage() << ", \"codes_used\": "
           << usage.distinct() << ", \"codebook_size\": " << model_cfg.codebook_size << ", \"perplexity\": "
-          << usage.perplexity() << "}\n";
+          << usage.perplexity() << ", \"sharpness\": " << sharpness << "}\n";
     }
     return 0;
   });

@@ -56,6 +56,19 @@ int main(int argc, char** argv) {
         .add<double>("loss.l2_weight", 0.0, "weight of mean (x - x_hat)^2 (not in the reference)")
         .add<double>("loss.quant_loss_weight", 1.0, "weight of the quantization loss")
         .add<double>("loss.entropy_loss_weight", 0.05, "IBQ: weight of the entropy loss")
+        .add<double>("loss.gen_loss_weight", 0.1, "weight of the generator's GAN loss (0: no GAN, no discriminator)")
+        .add<std::string>("loss.disc_loss", "hinge", "discriminator loss: hinge (the reference) or vanilla")
+        .add<double>("loss.disc_factor", 1.0, "factor of both adversarial terms once disc_start is reached")
+        .add<long>("loss.disc_start", 0, "optimizer steps before the discriminator and the GAN loss start")
+        .add<double>("loss.lecam_weight", 0.05, "weight of the LeCam regulariser in the discriminator loss")
+        .add<double>("loss.lecam_decay", 0.999, "decay of LeCam's EMA anchors of the mean real/fake logits")
+        .add<bool>("loss.adaptive_weight", false, "generator weight = |grad nll| / |grad L_G| at decoder.conv_out "
+                                                  "x loss.disc_weight (the reference: off, constant weight)")
+        .add<double>("loss.disc_weight", 0.4, "factor of the adaptive weight")
+        .add<long>("disc.ndf", 64, "discriminator width (first layer)")
+        .add<long>("disc.n_layers", 3, "discriminator stride-2 layers")
+        .add<bool>("disc.joint_call", false, "real and fake images through one discriminator call (the reference: two)")
+        .add<double>("train.disc_lr", 0.0, "discriminator learning rate (0: train.lr), on the generator's schedule")
         .add<long>("train.batch_size", 4, "images per step (the reference: 4 per device)")
         .add<double>("train.epochs", 330, "length in epochs (used when train.steps = 0)")
         .add<long>("train.steps", 0, "length in optimizer steps (0: from train.epochs)")
@@ -97,6 +110,19 @@ int main(int argc, char** argv) {
     tc.l2_weight = args.get<double>("loss.l2_weight");
     tc.quant_loss_weight = args.get<double>("loss.quant_loss_weight");
     tc.entropy_loss_weight = args.get<double>("loss.entropy_loss_weight");
+    tc.gan.gen_loss_weight = args.get<double>("loss.gen_loss_weight");
+    tc.gan.disc_loss = ibq::parse_disc_loss(args.get<std::string>("loss.disc_loss"));
+    tc.gan.disc_factor = args.get<double>("loss.disc_factor");
+    tc.gan.disc_start = args.get<long>("loss.disc_start");
+    tc.gan.lecam_weight = args.get<double>("loss.lecam_weight");
+    tc.gan.lecam_decay = args.get<double>("loss.lecam_decay");
+    tc.gan.adaptive_weight = args.get<bool>("loss.adaptive_weight");
+    tc.gan.disc_weight = args.get<double>("loss.disc_weight");
+    tc.gan.disc.in_channels = model_cfg.ae.out_ch;
+    tc.gan.disc.ndf = args.get<long>("disc.ndf");
+    tc.gan.disc.n_layers = args.get<long>("disc.n_layers");
+    tc.gan.joint_disc_call = args.get<bool>("disc.joint_call");
+    tc.gan.disc_lr = args.get<double>("train.disc_lr");
     tc.seed = args.get<unsigned long>("train.seed");
     const long log_every = std::max(1L, args.get<long>("log.every"));
     const long ckpt_every = args.get<long>("output.checkpoint_every");
@@ -134,6 +160,12 @@ int main(int argc, char** argv) {
     std::cerr << prog << ": " << train_set.count << " training images " << train_set.channels << "x" << train_set.height
               << "x" << train_set.width << ", " << params << " parameters, K = " << model_cfg.codebook_size << ", "
               << tc.steps << " steps of " << tc.batch_size << " (" << per_epoch << " per epoch)\n";
+    if (const auto* d = trainer.discriminator())
+      std::cerr << prog << ": GAN: PatchGAN discriminator with " << d->store().num_params() << " parameters ("
+                << d->config().n_layers << " layers, ndf " << d->config().ndf << "), " << args.get<std::string>("loss.disc_loss")
+                << " loss, generator weight "
+                << (tc.gan.adaptive_weight ? std::string("adaptive") : ibq::cli::format_number(tc.gan.gen_loss_weight))
+                << ", LeCam " << tc.gan.lecam_weight << ", from step " << tc.gan.disc_start << "\n";
     if (!resume_from.empty()) {
       trainer.resume(resume_from);
       std::cerr << prog << ": resumed from " << resume_from << " at step " << trainer.step_count() << "\n";
@@ -156,15 +188,22 @@ int main(int argc, char** argv) {
     ibq::CodebookUsage<> usage(model_cfg.codebook_size);
     ibq::cli::Progress bar("train", end - trainer.step_count());
     const long first = trainer.step_count();
-    double sums[6] = {0, 0, 0, 0, 0, 0};
+    // Window means of the step statistics, in log order (the adversarial ones only with the GAN).
+    const std::vector<std::string> names = {"loss", "l1", "quant_loss", "sample_entropy", "batch_entropy", "usage_batch",
+                                            "d_loss", "lecam", "logits_real", "logits_fake", "g_loss", "gen_weight"};
+    const std::vector<std::string> labels = {"loss", "l1", "quant", "H_sample", "H_avg", "usage_batch",
+                                             "d_loss", "lecam", "logit_real", "logit_fake", "g_loss", "g_weight"};
+    const std::size_t shown = tc.gan.enabled() ? names.size() : 6;
+    std::vector<double> sums(names.size(), 0.0);
     long in_window = 0;
     fs::path last;
     bool timed_out = false;
     while (trainer.step_count() < end) {
       const auto st = trainer.step();
       usage.update(st.indices);
-      const double v[6] = {st.loss, st.l1, st.quant_loss, st.sample_entropy, st.batch_entropy, usage.batch_usage()};
-      for (int i = 0; i < 6; ++i) sums[i] += v[i];
+      const double v[] = {st.loss, st.l1, st.quant_loss, st.sample_entropy, st.batch_entropy, usage.batch_usage(),
+                          st.d_loss, st.lecam, st.logits_real, st.logits_fake, st.g_loss, st.gen_weight};
+      for (std::size_t i = 0; i < names.size(); ++i) sums[i] += v[i];
       ++in_window;
       std::ostringstream status;
       status << std::setprecision(4) << "loss " << st.loss << " usage " << std::fixed << std::setprecision(3)
@@ -173,18 +212,19 @@ int main(int argc, char** argv) {
       if (st.step % log_every == 0 || st.step == end) {
         const double n = double(in_window);
         std::cout << std::setprecision(5) << "step " << st.step << "/" << tc.steps << " epoch "
-                  << std::setprecision(3) << double(st.step) / double(per_epoch) << std::setprecision(5) << " loss "
-                  << sums[0] / n << " l1 " << sums[1] / n << " quant " << sums[2] / n << " H_sample " << sums[3] / n
-                  << " H_avg " << sums[4] / n << " usage_batch " << sums[5] / n << " usage_window " << usage.usage()
-                  << " perplexity " << usage.perplexity() << " lr " << st.lr << " elapsed_s " << std::fixed
-                  << std::setprecision(1) << bar.elapsed() << std::defaultfloat << std::endl;
-        const char* names[6] = {"loss", "l1", "quant_loss", "sample_entropy", "batch_entropy", "usage_batch"};
+                  << std::setprecision(3) << double(st.step) / double(per_epoch) << std::setprecision(5);
+        for (std::size_t i = 0; i < 5; ++i) std::cout << " " << labels[i] << " " << sums[i] / n;
+        std::cout << " usage_batch " << sums[5] / n << " usage_window " << usage.usage() << " perplexity "
+                  << usage.perplexity();
+        for (std::size_t i = 6; i < shown; ++i) std::cout << " " << labels[i] << " " << sums[i] / n;
+        std::cout << " lr " << st.lr << " elapsed_s " << std::fixed << std::setprecision(1) << bar.elapsed()
+                  << std::defaultfloat << std::endl;
         trainer.record("step", double(st.step));
-        for (int i = 0; i < 6; ++i) trainer.record(names[i], sums[i] / n);
+        for (std::size_t i = 0; i < shown; ++i) trainer.record(names[i], sums[i] / n);
         trainer.record("usage_window", usage.usage());
         trainer.record("lr", st.lr);
         usage.reset();
-        std::fill(sums, sums + 6, 0.0);
+        std::fill(sums.begin(), sums.end(), 0.0);
         in_window = 0;
       }
       timed_out = time_limit_s > 0 && bar.elapsed() >= time_limit_s;

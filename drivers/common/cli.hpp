@@ -146,4 +146,11 @@ class Options {
   std::map<std::string, std::string (*)(const po::variable_value&)> printers_;
 };
 
+// A number as a person writes it: 0.1, 2e-05, 600 (shortest round-trip form, no trailing zeros).
+inline std::string format_number(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
 }  // namespace ibq::cli

@@ -169,6 +169,12 @@ class Decoder {
 
   // z [B, z_channels, r, r] -> [B, out_ch, R, R]; no output activation, as in training.
   Var<T, Space> forward(const Var<T, Space>& z, const Rng& rng = {}, bool training = false) const {
+    return conv_out_.forward(features(z, rng, training));
+  }
+
+  // The input of conv_out, silu(norm_out(h)): with it, the gradient of any loss with respect to conv_out's
+  // weight follows from the loss's gradient at the output (the adaptive GAN weight needs two of them).
+  Var<T, Space> features(const Var<T, Space>& z, const Rng& rng = {}, bool training = false) const {
     const Shape& zs = z.shape();
     const index_t r = cfg_.latent_resolution();
     IBQ_CHECK(zs.rank == 4 && zs[1] == cfg_.z_channels && zs[2] == r && zs[3] == r,
@@ -178,7 +184,7 @@ class Decoder {
       h = run_level(levels_[i], h, rng.split(i), training);
       if (i != 0) h = up_[i].forward(h);
     }
-    return conv_out_.forward(silu(norm_out_.forward(h)));
+    return silu(norm_out_.forward(h));
   }
 
   // The reference's "last layer" (for the adaptive GAN weight).

@@ -54,6 +54,7 @@ struct TokenizerConfig {
 template <class T, class Space>
 struct TokenizerOutput {
   Var<T, Space> x_hat;           // [B, out_ch, R, R]
+  Var<T, Space> decoder_features;  // the input of decoder.conv_out (x_hat = conv_out(decoder_features))
   Var<T, Space> quant_loss;      // L_Q (IBQ) or the VQ codebook + commitment loss, [1]
   Var<T, Space> entropy_loss;    // IBQ with use_entropy only (undefined otherwise)
   Var<T, Space> sample_entropy;  // idem
@@ -93,7 +94,8 @@ class Tokenizer {
       out.quant_loss = q.quant_loss;
       out.indices = q.indices;
     }
-    out.x_hat = decoder_.forward(post_quant_conv_.forward(z_q), rng.split(2), training);
+    out.decoder_features = decoder_.features(post_quant_conv_.forward(z_q), rng.split(2), training);
+    out.x_hat = decoder_.conv_out().forward(out.decoder_features);
     return out;
   }
 

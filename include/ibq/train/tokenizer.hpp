@@ -6,9 +6,16 @@
 //   trainer.save("run/ckpt.h5", {"tokenizer", ...});      // params, ema, optim, rng, metrics
 //   trainer.resume("run/ckpt.h5");                        // exact: the next step is the one that was next
 //
-// One step (ibq-spec.md section 4, without the GAN terms until they land): forward, loss
-//   L = w_1 |x - x_hat|_mean + w_2 (x - x_hat)^2_mean + w_q L_Q + w_e (H_sample - H_avg)
-// (the reference: w_1 = 1, w_2 = 0, w_q = 1, w_e = 0.05), backward, Adam (betas 0.5, 0.9), EMA.
+// One step (ibq-spec.md section 4): one forward pass; with the GAN on (gan.gen_loss_weight > 0, from step
+// gan.disc_start), the discriminator step first, on the detached reconstruction:
+//   L_D = disc_factor (hinge(D(x), D(sg x_hat)) + w_lecam R_LeCam)       (real and fake in separate calls)
+// then the generator step against the updated discriminator:
+//   L = nll + w_g L_G + w_q L_Q + w_e (H_sample - H_avg),  nll = w_1 |x - x_hat|_mean + w_2 (x - x_hat)^2_mean
+// (the reference: w_1 = 1, w_2 = 0, w_g = 0.1 constant, w_q = 1, w_e = 0.05, LPIPS to come), Adam (betas
+// 0.5, 0.9) for each network, EMA of both. nll and L_G are evaluated on side tapes rooted at x_hat, so their
+// gradients at x_hat can be weighed (the optional adaptive weight needs both) and sent through the
+// generator in one backward pass: the main tape differentiates w_q L_Q + w_e H + <x_hat, g>, g = dnll/dx_hat
+// + w_g dL_G/dx_hat.
 // The batch of step s is a pure function of (seed, s): epoch s / steps_per_epoch of the set's
 // (seed, epoch) permutation, ragged tail dropped. So resuming at step k replays exactly what an
 // uninterrupted run does from k.
@@ -16,11 +23,14 @@
 
 #include <cmath>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "ibq/data/image_set.hpp"
+#include "ibq/gan/discriminator.hpp"
+#include "ibq/gan/losses.hpp"
 #include "ibq/io/checkpoint.hpp"
 #include "ibq/models/tokenizer.hpp"
 #include "ibq/optim/adam.hpp"
@@ -37,6 +47,29 @@ inline LrSchedule parse_lr_schedule(const std::string& s) {
   IBQ_THROW("train.lr_schedule = '" << s << "' is not a schedule; use step (constant with drops) or cosine");
 }
 
+// The adversarial terms (ibq-spec.md section 3). gen_loss_weight = 0 and no adaptive weight: no GAN.
+struct GanTrainConfig {
+  double gen_loss_weight = 0.0;  // the reference: 0.1 (its constant generator weight)
+  DiscriminatorConfig disc;
+  DiscLoss disc_loss = DiscLoss::hinge;
+  double disc_factor = 1.0;
+  long disc_start = 0;  // steps before the discriminator and L_G start
+  double lecam_weight = 0.05, lecam_decay = 0.999;
+  bool adaptive_weight = false;  // |grad nll| / |grad L_G| at decoder.conv_out.weight, x disc_weight
+  double disc_weight = 0.4;
+  bool joint_disc_call = false;  // real and fake through one discriminator call (shared BatchNorm stats)
+  double disc_lr = 0.0;          // 0: the generator's learning rate and schedule
+
+  bool enabled() const { return gen_loss_weight > 0 || adaptive_weight; }
+  void validate() const {
+    IBQ_CHECK(gen_loss_weight >= 0 && disc_factor >= 0 && lecam_weight >= 0 && disc_weight >= 0,
+              "loss.gen_loss_weight, loss.disc_factor, loss.lecam_weight and loss.disc_weight must be >= 0");
+    IBQ_CHECK(lecam_decay >= 0 && lecam_decay < 1, "loss.lecam_decay must lie in [0, 1), got " << lecam_decay);
+    IBQ_CHECK(disc_start >= 0 && disc_lr >= 0, "loss.disc_start and train.disc_lr must be >= 0");
+    if (enabled()) disc.validate();
+  }
+};
+
 struct TokenizerTrainConfig {
   index_t batch_size = 4;  // per process (the reference: 4 per device, 256 in total)
   long steps = 1000;       // optimizer steps in total
@@ -50,6 +83,7 @@ struct TokenizerTrainConfig {
   double ema_decay = 0.999;
   double l1_weight = 1.0, l2_weight = 0.0;
   double quant_loss_weight = 1.0, entropy_loss_weight = 0.05;
+  GanTrainConfig gan;
   std::uint64_t seed = 1;
 
   void validate() const {
@@ -58,6 +92,7 @@ struct TokenizerTrainConfig {
     IBQ_CHECK(lr > 0 && std::isfinite(lr), "train.lr must be a positive number, got " << lr);
     IBQ_CHECK(l1_weight >= 0 && l2_weight >= 0 && l1_weight + l2_weight > 0,
               "loss.l1_weight and loss.l2_weight must be >= 0 and not both 0");
+    gan.validate();
   }
 };
 
@@ -65,7 +100,11 @@ struct TokenizerStepStats {
   long step = 0;  // 1-based: the number of optimizer steps taken after this one
   double lr = 0, loss = 0, l1 = 0, l2 = 0, quant_loss = 0;
   double sample_entropy = 0, batch_entropy = 0, entropy_loss = 0;  // IBQ with the entropy loss only
+  bool gan = false;  // the discriminator and L_G ran this step (GAN on and step >= disc_start)
+  double d_loss = 0, lecam = 0, logits_real = 0, logits_fake = 0, g_loss = 0, gen_weight = 0;
   Tensor<std::int32_t> indices;                                     // this batch's codes
+  double l1_weight = 0, l2_weight = 0;
+  double nll() const { return l1_weight * l1 + l2_weight * l2; }
 };
 
 template <class T = float, class Space = DefaultSpace>
@@ -87,6 +126,16 @@ class TokenizerTrainer {
                                          << ae.resolution << " (model.in_channels, model.resolution; data.channels, "
                                                              "data.pad_to)");
     steps_per_epoch_ = long(train.count / cfg.batch_size);
+    if (cfg.gan.enabled()) {
+      IBQ_CHECK(cfg.gan.disc.in_channels == ae.out_ch,
+                "disc.in_channels = " << cfg.gan.disc.in_channels << " but the decoder makes " << ae.out_ch
+                                      << "-channel images (model.out_ch)");
+      disc_ = std::make_unique<PatchDiscriminator<T, Space>>(cfg.gan.disc, cfg.seed);
+      disc_adam_ = std::make_unique<Adam<T, Space>>(
+          disc_->store(), AdamConfig{cfg.gan.disc_lr > 0 ? cfg.gan.disc_lr : cfg.lr, cfg.beta1, cfg.beta2, 1e-8, 0.0, false});
+      disc_ema_ = std::make_unique<Ema<T, Space>>(disc_->store(), cfg.ema_decay);
+      lecam_.decay = cfg.gan.lecam_decay;
+    }
   }
 
   double lr_at(long step) const {
@@ -107,33 +156,51 @@ class TokenizerTrainer {
     Tape<T, Space> tape;
     auto x = tape.leaf(train_.batch<T, Space>(order_, (s % steps_per_epoch_) * cfg_.batch_size, cfg_.batch_size));
     auto out = model_.forward(x, Rng{cfg_.seed, 0xd20900}.split(std::uint64_t(s)), /*training=*/true);
-    auto diff = out.x_hat - x;
-    Var<T, Space> loss;
-    auto add = [&](const Var<T, Space>& term, double w) { loss = loss.defined() ? loss + w * term : w * term; };
-    Var<T, Space> l1, l2;
-    if (cfg_.l1_weight > 0) add(l1 = mean(abs(diff)), cfg_.l1_weight);
-    if (cfg_.l2_weight > 0) add(l2 = mean(square(diff)), cfg_.l2_weight);
-    add(out.quant_loss, cfg_.quant_loss_weight);
-    if (out.entropy_loss.defined() && cfg_.entropy_loss_weight != 0) add(out.entropy_loss, cfg_.entropy_loss_weight);
+    st.gan = disc_ && s >= cfg_.gan.disc_start;
+    if (st.gan) disc_step(x.value(), out.x_hat.value(), s, st);
 
-    st.loss = scalar(loss);
-    IBQ_CHECK(std::isfinite(st.loss), "tokenizer training diverged at step " << s + 1 << ": the loss is " << st.loss
-                                                                           << "; lower train.lr (the reference "
-                                                                              "suggests 5e-5 for small batches)");
-    if (l1.defined()) st.l1 = scalar(l1);
-    if (l2.defined()) st.l2 = scalar(l2);
+    // dnll / dx_hat, and with the GAN dL_G / dx_hat, on side tapes at x_hat.
+    Tensor<T, Space> g_x_hat = reconstruction_grad(x.value(), out.x_hat.value(), st);
+    if (st.gan) {
+      Tape<T, Space> adv;
+      auto xh = adv.leaf(out.x_hat.value(), /*requires_grad=*/true);
+      auto l_g = generator_loss(disc_->forward(xh, /*training=*/true));
+      st.g_loss = scalar(l_g);
+      adv.backward(l_g);
+      const auto g_gan = xh.grad();
+      disc_->store().zero_grad();  // L_G trains the generator only
+      st.gen_weight = cfg_.gan.disc_factor *
+                      (cfg_.gan.adaptive_weight
+                           ? adaptive_generator_weight(last_layer_grad(out, g_x_hat), last_layer_grad(out, g_gan),
+                                                       cfg_.gan.disc_weight)
+                           : cfg_.gan.gen_loss_weight);
+      axpy(T(st.gen_weight), g_gan, g_x_hat);
+    }
+
+    Var<T, Space> main = cfg_.quant_loss_weight * out.quant_loss;
     st.quant_loss = scalar(out.quant_loss);
+    double loss = st.nll() + st.gen_weight * st.g_loss + cfg_.quant_loss_weight * st.quant_loss;
     if (out.entropy_loss.defined()) {
       st.sample_entropy = scalar(out.sample_entropy);
       st.batch_entropy = scalar(out.batch_entropy);
       st.entropy_loss = scalar(out.entropy_loss);
+      if (cfg_.entropy_loss_weight != 0) {
+        main = main + cfg_.entropy_loss_weight * out.entropy_loss;
+        loss += cfg_.entropy_loss_weight * st.entropy_loss;
+      }
     }
+    st.loss = loss;
+    IBQ_CHECK(std::isfinite(st.loss), "tokenizer training diverged at step " << s + 1 << ": the loss is " << st.loss
+                                                                           << "; lower train.lr (the reference "
+                                                                              "suggests 5e-5 for small batches)");
+    main = main + sum(out.x_hat * tape.leaf(g_x_hat));  // d/dx_hat = g_x_hat
     st.indices = out.indices;
-    tape.backward(loss);
+    tape.backward(main);
     tape.clear();
     adam_.step();
     model_.store().zero_grad();
     ema_.update(model_.store());
+    if (disc_) disc_ema_->update(disc_->store());
     st.step = ++step_;
     return st;
   }
@@ -143,14 +210,33 @@ class TokenizerTrainer {
 
   void save(const std::string& path, const std::string& config_text) const {
     CheckpointMeta meta{"tokenizer", step_, step_ / steps_per_epoch_, config_text, 1, cfg_.seed};
-    save_checkpoint(path, meta, model_.store(), &adam_, metrics_, &std::as_const(ema_).shadow());
+    std::function<void(h5::File&)> disc_groups;
+    if (disc_)
+      disc_groups = [&](h5::File& f) {
+        write_store_groups(f, "disc/", disc_->store(), disc_adam_.get(), &std::as_const(*disc_ema_).shadow());
+        f.set_attr("disc", "lecam_real", lecam_.real);
+        f.set_attr("disc", "lecam_fake", lecam_.fake);
+      };
+    save_checkpoint(path, meta, model_.store(), &adam_, metrics_, &std::as_const(ema_).shadow(), disc_groups);
   }
 
-  // Restores parameters, EMA, Adam moments, the step and the metric series; the seed must match.
+  // Restores parameters, EMA, Adam moments, the step and the metric series (and the discriminator with its
+  // optimizer, EMA and LeCam anchors); the seed must match.
   CheckpointMeta resume(const std::string& path) {
     auto meta = load_checkpoint(path, "tokenizer", model_.store(), &adam_, &ema_.shadow());
     IBQ_CHECK(meta.seed == cfg_.seed, "'" << path << "' was trained with seed " << meta.seed << ", this run has train.seed = "
                                           << cfg_.seed << "; resume with the same seed to continue the same run");
+    const h5::File f(path, h5::File::Mode::read);
+    if (disc_) {
+      IBQ_CHECK(f.exists("disc"), "'" << path << "' has no discriminator (disc/): it was trained without the GAN; "
+                                      "resume it with loss.gen_loss_weight = 0, or start a new run");
+      read_store_groups(f, path, "disc/", disc_->store(), disc_adam_.get(), &disc_ema_->shadow());
+      lecam_.real = f.attr<double>("disc", "lecam_real");
+      lecam_.fake = f.attr<double>("disc", "lecam_fake");
+    } else {
+      IBQ_CHECK(!f.exists("disc"), "'" << path << "' holds a discriminator (disc/): it was trained with the GAN; "
+                                       "resume it with its loss.gen_loss_weight, or start a new run");
+    }
     step_ = meta.step;
     metrics_ = load_checkpoint_metrics(path);
     return meta;
@@ -159,10 +245,80 @@ class TokenizerTrainer {
   long step_count() const { return step_; }
   long steps_per_epoch() const { return steps_per_epoch_; }
   Ema<T, Space>& ema() { return ema_; }
+  const PatchDiscriminator<T, Space>* discriminator() const { return disc_.get(); }
   const std::map<std::string, std::vector<double>>& metrics() const { return metrics_; }
 
  private:
   static double scalar(const Var<T, Space>& v) { return double(v.value().item()); }
+
+  // The discriminator step on (x, sg x_hat): its own tape, Adam and zeroed gradients afterwards.
+  void disc_step(const Tensor<T, Space>& x, const Tensor<T, Space>& x_hat, long s, TokenizerStepStats& st) {
+    Tape<T, Space> td;
+    auto real_in = td.leaf(x), fake_in = td.leaf(x_hat);
+    Var<T, Space> real, fake;
+    if (cfg_.gan.joint_disc_call) {
+      const index_t b = x.dim(0);
+      auto both = disc_->forward(concat({real_in, fake_in}, 0), /*training=*/true);
+      real = slice(both, 0, 0, b);
+      fake = slice(both, 0, b, 2 * b);
+    } else {
+      real = disc_->forward(real_in, /*training=*/true);
+      fake = disc_->forward(fake_in, /*training=*/true);
+    }
+    st.logits_real = double(mean_forward(real.value()).item());
+    st.logits_fake = double(mean_forward(fake.value()).item());
+    auto l_d = disc_loss(cfg_.gan.disc_loss, real, fake);
+    st.d_loss = scalar(l_d);
+    if (cfg_.gan.lecam_weight > 0) {
+      lecam_.update(st.logits_real, st.logits_fake);  // before the regulariser, as the reference
+      auto r = lecam_loss(real, fake, lecam_);
+      st.lecam = scalar(r);
+      l_d = l_d + cfg_.gan.lecam_weight * r;
+    }
+    td.backward(cfg_.gan.disc_factor * l_d);
+    td.clear();
+    disc_adam_->set_lr(cfg_.gan.disc_lr > 0 ? cfg_.gan.disc_lr * lr_at(s) / cfg_.lr : lr_at(s));
+    disc_adam_->step();
+    disc_->store().zero_grad();
+  }
+
+  // d nll / d x_hat (nll = w_1 mean|x - x_hat| + w_2 mean (x - x_hat)^2), with the terms' values in st.
+  Tensor<T, Space> reconstruction_grad(const Tensor<T, Space>& x, const Tensor<T, Space>& x_hat,
+                                       TokenizerStepStats& st) const {
+    Tape<T, Space> rec;
+    auto xh = rec.leaf(x_hat, /*requires_grad=*/true);
+    auto diff = xh - rec.leaf(x);
+    Var<T, Space> nll;
+    auto add = [&](const Var<T, Space>& term, double w) { nll = nll.defined() ? nll + w * term : w * term; };
+    st.l1_weight = cfg_.l1_weight, st.l2_weight = cfg_.l2_weight;
+    if (cfg_.l1_weight > 0) {
+      auto l1 = mean(abs(diff));
+      st.l1 = scalar(l1);
+      add(l1, cfg_.l1_weight);
+    }
+    if (cfg_.l2_weight > 0) {
+      auto l2 = mean(square(diff));
+      st.l2 = scalar(l2);
+      add(l2, cfg_.l2_weight);
+    }
+    rec.backward(nll);
+    return xh.grad();
+  }
+
+  // The gradient at decoder.conv_out.weight of a loss whose gradient at x_hat is g.
+  Tensor<T, Space> last_layer_grad(const TokenizerOutput<T, Space>& out, const Tensor<T, Space>& g) const {
+    const auto& conv = model_.decoder().conv_out();
+    const auto& w = model_.store().value(conv.weight);
+    Tensor<T, Space> gw(w.shape(), "ibq::last_layer_grad");
+    conv2d_backward(out.decoder_features.value(), w, g, conv.args, Tensor<T, Space>(), gw, Tensor<T, Space>());
+    return gw;
+  }
+
+  static void axpy(T a, const Tensor<T, Space>& x, const Tensor<T, Space>& y) {  // y += a x
+    auto xv = x.view();
+    auto yv = y.view();
+    Kokkos::parallel_for("ibq::train::axpy", range<Space>(x.size()), KOKKOS_LAMBDA(index_t i) { yv(i) += a * xv(i); });
+  }
 
   Tokenizer<T, Space>& model_;
   const ImageSource& train_;
@@ -172,6 +328,10 @@ class TokenizerTrainer {
   long step_ = 0, steps_per_epoch_ = 1, order_epoch_ = -1;
   std::vector<index_t> order_;
   std::map<std::string, std::vector<double>> metrics_;
+  std::unique_ptr<PatchDiscriminator<T, Space>> disc_;  // with the GAN only
+  std::unique_ptr<Adam<T, Space>> disc_adam_;
+  std::unique_ptr<Ema<T, Space>> disc_ema_;
+  LecamAnchors lecam_;
 };
 
 }  // namespace ibq
