@@ -56,6 +56,9 @@ int main(int argc, char** argv) {
         .add<double>("loss.l2_weight", 0.0, "weight of mean (x - x_hat)^2 (not in the reference)")
         .add<double>("loss.quant_loss_weight", 1.0, "weight of the quantization loss")
         .add<double>("loss.entropy_loss_weight", 0.05, "IBQ: weight of the entropy loss")
+        .add<double>("loss.perceptual_weight", 1.0, "weight of LPIPS(x, x_hat) (the reference: 1.0; 0: no LPIPS)")
+        .add<std::string>("loss.lpips_weights", "", "HDF5 file of LPIPS VGG16 weights (make it with hpc/make_lpips_weights.py)")
+        .add<bool>("loss.lpips_dropout", true, "dropout before the LPIPS heads while training (the reference's behaviour)")
         .add<double>("loss.gen_loss_weight", 0.1, "weight of the generator's GAN loss (0: no GAN, no discriminator)")
         .add<std::string>("loss.disc_loss", "hinge", "discriminator loss: hinge (the reference) or vanilla")
         .add<double>("loss.disc_factor", 1.0, "factor of both adversarial terms once disc_start is reached")
@@ -110,6 +113,9 @@ int main(int argc, char** argv) {
     tc.l2_weight = args.get<double>("loss.l2_weight");
     tc.quant_loss_weight = args.get<double>("loss.quant_loss_weight");
     tc.entropy_loss_weight = args.get<double>("loss.entropy_loss_weight");
+    tc.perceptual_weight = args.get<double>("loss.perceptual_weight");
+    tc.lpips_weights = args.get<std::string>("loss.lpips_weights");
+    tc.lpips_dropout = args.get<bool>("loss.lpips_dropout");
     tc.gan.gen_loss_weight = args.get<double>("loss.gen_loss_weight");
     tc.gan.disc_loss = ibq::parse_disc_loss(args.get<std::string>("loss.disc_loss"));
     tc.gan.disc_factor = args.get<double>("loss.disc_factor");
@@ -190,10 +196,12 @@ int main(int argc, char** argv) {
     const long first = trainer.step_count();
     // Window means of the step statistics, in log order (the adversarial ones only with the GAN).
     const std::vector<std::string> names = {"loss", "l1", "quant_loss", "sample_entropy", "batch_entropy", "usage_batch",
-                                            "d_loss", "lecam", "logits_real", "logits_fake", "g_loss", "gen_weight"};
-    const std::vector<std::string> labels = {"loss", "l1", "quant", "H_sample", "H_avg", "usage_batch",
+                                            "perceptual", "d_loss", "lecam", "logits_real", "logits_fake", "g_loss",
+                                            "gen_weight"};
+    const std::vector<std::string> labels = {"loss", "l1", "quant", "H_sample", "H_avg", "usage_batch", "lpips",
                                              "d_loss", "lecam", "logit_real", "logit_fake", "g_loss", "g_weight"};
-    const std::size_t shown = tc.gan.enabled() ? names.size() : 6;
+    // Shown: the first six always, LPIPS with perceptual_weight > 0, the adversarial ones with the GAN.
+    auto shown = [&](std::size_t i) { return i < 6 || (i == 6 && tc.perceptual_weight > 0) || (i > 6 && tc.gan.enabled()); };
     std::vector<double> sums(names.size(), 0.0);
     long in_window = 0;
     fs::path last;
@@ -202,7 +210,7 @@ int main(int argc, char** argv) {
       const auto st = trainer.step();
       usage.update(st.indices);
       const double v[] = {st.loss, st.l1, st.quant_loss, st.sample_entropy, st.batch_entropy, usage.batch_usage(),
-                          st.d_loss, st.lecam, st.logits_real, st.logits_fake, st.g_loss, st.gen_weight};
+                          st.perceptual, st.d_loss, st.lecam, st.logits_real, st.logits_fake, st.g_loss, st.gen_weight};
       for (std::size_t i = 0; i < names.size(); ++i) sums[i] += v[i];
       ++in_window;
       std::ostringstream status;
@@ -216,11 +224,13 @@ int main(int argc, char** argv) {
         for (std::size_t i = 0; i < 5; ++i) std::cout << " " << labels[i] << " " << sums[i] / n;
         std::cout << " usage_batch " << sums[5] / n << " usage_window " << usage.usage() << " perplexity "
                   << usage.perplexity();
-        for (std::size_t i = 6; i < shown; ++i) std::cout << " " << labels[i] << " " << sums[i] / n;
+        for (std::size_t i = 6; i < names.size(); ++i)
+          if (shown(i)) std::cout << " " << labels[i] << " " << sums[i] / n;
         std::cout << " lr " << st.lr << " elapsed_s " << std::fixed << std::setprecision(1) << bar.elapsed()
                   << std::defaultfloat << std::endl;
         trainer.record("step", double(st.step));
-        for (std::size_t i = 0; i < shown; ++i) trainer.record(names[i], sums[i] / n);
+        for (std::size_t i = 0; i < names.size(); ++i)
+          if (shown(i)) trainer.record(names[i], sums[i] / n);
         trainer.record("usage_window", usage.usage());
         trainer.record("lr", st.lr);
         usage.reset();

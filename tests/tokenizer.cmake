@@ -18,8 +18,11 @@ target_link_libraries(make_fmnist_shards PRIVATE ibq::ibq ibq_warnings)
 add_test(NAME "drivers: tokenizer trains from HDF5 shards read per batch exactly as from the IDX files"
          COMMAND bash ${_run}/tokenizer_shards.sh ${_tok} ${_rec} $<TARGET_FILE:make_fmnist_shards>
                  ${_scratch}/tok-shards ${CMAKE_SOURCE_DIR})
+add_executable(make_lpips_file ${CMAKE_CURRENT_SOURCE_DIR}/drivers/make_lpips_file.cpp)
+target_link_libraries(make_lpips_file PRIVATE ibq::ibq ibq_warnings)
 add_test(NAME "drivers: tokenizer with the GAN logs bounded adversarial losses, checkpoints disc/ and resumes exactly"
-         COMMAND bash ${_run}/tokenizer_gan.sh ${_tok} ${_scratch}/tok-gan ${CMAKE_SOURCE_DIR})
+         COMMAND bash ${_run}/tokenizer_gan.sh ${_tok} ${_scratch}/tok-gan ${CMAKE_SOURCE_DIR}
+                 $<TARGET_FILE:make_lpips_file>)
 set_tests_properties(
   "drivers: tokenizer with the GAN logs bounded adversarial losses, checkpoints disc/ and resumes exactly"
   "drivers: tokenizer trains from HDF5 shards read per batch exactly as from the IDX files"

@@ -4,7 +4,7 @@
 # a run stopped after step k and resumed to 2k equals an uninterrupted one bitwise, discriminator
 # included, with disc_start inside the run; GAN and non-GAN checkpoints refuse to resume each other.
 set -eu
-tok=$1 dir=$2 src=$3
+tok=$1 dir=$2 src=$3 make_lpips=$4
 rm -rf "$dir" && mkdir -p "$dir"
 fail() { echo "FAIL: $*"; exit 1; }
 tiny=(--config "$src/experiments/quickstart.ini" --data.train_limit=256 --model.ch=8 --model.ch_mult=1,2,2
@@ -54,4 +54,16 @@ grep -q "generator weight adaptive" "$dir/joint.log" || fail "no adaptive weight
 jl=$(grep "^step 12/12 " "$dir/joint.log")
 jw=$(echo "$jl" | sed -n 's/.* g_weight \([-0-9.e+]*\) .*/\1/p') jd=$(echo "$jl" | sed -n 's/.* d_loss \([-0-9.e+]*\) .*/\1/p')
 awk -v w="$jw" -v d="$jd" 'BEGIN { exit !(w > 0 && w != 0.1 && w <= 4000 && d > 0 && d <= 2) }' || fail "joint/adaptive: $jl"
-echo "GAN ok: $line; joint + adaptive: g_weight $jw"
+# LPIPS: without weights (or with a missing file) the run stops and says how to make them; with a weight
+# file of the right layout (random weights, as no download is possible here) it trains and logs it.
+out=$("$tok" "${tiny[@]}" --output.dir="$dir/lp0" --loss.perceptual_weight=1.0 2>&1) && fail "LPIPS without weights ran"
+echo "$out" | grep -q "loss.perceptual_weight > 0 needs LPIPS weights: set loss.lpips_weights" || fail "message: $out"
+out=$("$tok" "${tiny[@]}" --output.dir="$dir/lp1" --loss.perceptual_weight=1.0 --loss.lpips_weights="$dir/none.h5" 2>&1) \
+  && fail "LPIPS with a missing file ran"
+echo "$out" | grep -q "$dir/none.h5.*hpc/make_lpips_weights.py" || fail "message: $out"
+"$make_lpips" "$dir/lpips.h5" || fail "could not write the LPIPS file"
+"$tok" "${tiny[@]}" "${gan[@]}" --output.dir="$dir/lp" --loss.perceptual_weight=1.0 --loss.lpips_weights="$dir/lpips.h5" \
+  --train.stop_after=4 > "$dir/lp.log" 2>&1 || fail "LPIPS run: $(cat "$dir/lp.log")"
+lp=$(grep "^step 4/12 " "$dir/lp.log" | sed -n 's/.* lpips \([-0-9.e+]*\) .*/\1/p')
+awk -v p="$lp" 'BEGIN { exit !(p > 0 && p < 100) }' || fail "LPIPS value '$lp': $(grep '^step 4/' "$dir/lp.log")"
+echo "GAN ok: $line; joint + adaptive: g_weight $jw; LPIPS $lp"

@@ -16,4 +16,5 @@
 #include "ibq/ops/shape_ops.hpp"
 #include "ibq/ops/softmax.hpp"
 #include "ibq/ops/unary.hpp"
+#include "ibq/ops/pool.hpp"
 #include "ibq/ops/upsample.hpp"

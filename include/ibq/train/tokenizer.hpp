@@ -31,6 +31,7 @@
 #include "ibq/data/image_set.hpp"
 #include "ibq/gan/discriminator.hpp"
 #include "ibq/gan/losses.hpp"
+#include "ibq/gan/perceptual.hpp"
 #include "ibq/io/checkpoint.hpp"
 #include "ibq/models/tokenizer.hpp"
 #include "ibq/optim/adam.hpp"
@@ -83,6 +84,9 @@ struct TokenizerTrainConfig {
   double ema_decay = 0.999;
   double l1_weight = 1.0, l2_weight = 0.0;
   double quant_loss_weight = 1.0, entropy_loss_weight = 0.05;
+  double perceptual_weight = 0.0;  // LPIPS (the reference: 1.0); needs lpips_weights
+  std::string lpips_weights;       // HDF5 file from hpc/make_lpips_weights.py
+  bool lpips_dropout = true;       // dropout before the LPIPS heads in training (the reference's behaviour)
   GanTrainConfig gan;
   std::uint64_t seed = 1;
 
@@ -90,21 +94,21 @@ struct TokenizerTrainConfig {
     IBQ_CHECK(batch_size > 0, "train.batch_size must be positive, got " << batch_size);
     IBQ_CHECK(steps > 0, "train.steps must be positive, got " << steps);
     IBQ_CHECK(lr > 0 && std::isfinite(lr), "train.lr must be a positive number, got " << lr);
-    IBQ_CHECK(l1_weight >= 0 && l2_weight >= 0 && l1_weight + l2_weight > 0,
-              "loss.l1_weight and loss.l2_weight must be >= 0 and not both 0");
+    IBQ_CHECK(l1_weight >= 0 && l2_weight >= 0 && perceptual_weight >= 0 && l1_weight + l2_weight + perceptual_weight > 0,
+              "loss.l1_weight, loss.l2_weight and loss.perceptual_weight must be >= 0 and not all 0");
     gan.validate();
   }
 };
 
 struct TokenizerStepStats {
   long step = 0;  // 1-based: the number of optimizer steps taken after this one
-  double lr = 0, loss = 0, l1 = 0, l2 = 0, quant_loss = 0;
+  double lr = 0, loss = 0, l1 = 0, l2 = 0, perceptual = 0, quant_loss = 0;
   double sample_entropy = 0, batch_entropy = 0, entropy_loss = 0;  // IBQ with the entropy loss only
   bool gan = false;  // the discriminator and L_G ran this step (GAN on and step >= disc_start)
   double d_loss = 0, lecam = 0, logits_real = 0, logits_fake = 0, g_loss = 0, gen_weight = 0;
   Tensor<std::int32_t> indices;                                     // this batch's codes
-  double l1_weight = 0, l2_weight = 0;
-  double nll() const { return l1_weight * l1 + l2_weight * l2; }
+  double l1_weight = 0, l2_weight = 0, perceptual_weight = 0;
+  double nll() const { return l1_weight * l1 + l2_weight * l2 + perceptual_weight * perceptual; }
 };
 
 template <class T = float, class Space = DefaultSpace>
@@ -126,6 +130,13 @@ class TokenizerTrainer {
                                          << ae.resolution << " (model.in_channels, model.resolution; data.channels, "
                                                              "data.pad_to)");
     steps_per_epoch_ = long(train.count / cfg.batch_size);
+    if (cfg.perceptual_weight > 0) {
+      IBQ_CHECK(ae.out_ch == 1 || ae.out_ch == 3, "LPIPS compares 1- or 3-channel images; model.out_ch is " << ae.out_ch);
+      LpipsConfig lc;
+      lc.dropout_in_training = cfg.lpips_dropout;
+      lpips_ = std::make_unique<Lpips<T, Space>>(lc, 0);
+      load_lpips_weights(*lpips_, cfg.lpips_weights);
+    }
     if (cfg.gan.enabled()) {
       IBQ_CHECK(cfg.gan.disc.in_channels == ae.out_ch,
                 "disc.in_channels = " << cfg.gan.disc.in_channels << " but the decoder makes " << ae.out_ch
@@ -160,7 +171,7 @@ class TokenizerTrainer {
     if (st.gan) disc_step(x.value(), out.x_hat.value(), s, st);
 
     // dnll / dx_hat, and with the GAN dL_G / dx_hat, on side tapes at x_hat.
-    Tensor<T, Space> g_x_hat = reconstruction_grad(x.value(), out.x_hat.value(), st);
+    Tensor<T, Space> g_x_hat = reconstruction_grad(x.value(), out.x_hat.value(), s, st);
     if (st.gan) {
       Tape<T, Space> adv;
       auto xh = adv.leaf(out.x_hat.value(), /*requires_grad=*/true);
@@ -283,14 +294,14 @@ class TokenizerTrainer {
   }
 
   // d nll / d x_hat (nll = w_1 mean|x - x_hat| + w_2 mean (x - x_hat)^2), with the terms' values in st.
-  Tensor<T, Space> reconstruction_grad(const Tensor<T, Space>& x, const Tensor<T, Space>& x_hat,
+  Tensor<T, Space> reconstruction_grad(const Tensor<T, Space>& x, const Tensor<T, Space>& x_hat, long s,
                                        TokenizerStepStats& st) const {
     Tape<T, Space> rec;
     auto xh = rec.leaf(x_hat, /*requires_grad=*/true);
     auto diff = xh - rec.leaf(x);
     Var<T, Space> nll;
     auto add = [&](const Var<T, Space>& term, double w) { nll = nll.defined() ? nll + w * term : w * term; };
-    st.l1_weight = cfg_.l1_weight, st.l2_weight = cfg_.l2_weight;
+    st.l1_weight = cfg_.l1_weight, st.l2_weight = cfg_.l2_weight, st.perceptual_weight = cfg_.perceptual_weight;
     if (cfg_.l1_weight > 0) {
       auto l1 = mean(abs(diff));
       st.l1 = scalar(l1);
@@ -301,7 +312,15 @@ class TokenizerTrainer {
       st.l2 = scalar(l2);
       add(l2, cfg_.l2_weight);
     }
+    if (lpips_) {  // mean LPIPS over the batch; grey images are compared as three equal channels
+      auto rgb = [](const Var<T, Space>& v) { return v.shape()[1] == 3 ? v : concat({v, v, v}, 1); };
+      auto p = mean(lpips_->forward(rgb(rec.leaf(x)), rgb(xh), Rng{cfg_.seed, 0x1b1b5}.split(std::uint64_t(s)),
+                                    /*training=*/true));
+      st.perceptual = scalar(p);
+      add(p, cfg_.perceptual_weight);
+    }
     rec.backward(nll);
+    if (lpips_) lpips_->store().zero_grad();  // LPIPS is frozen: its gradients are dropped
     return xh.grad();
   }
 
@@ -328,6 +347,7 @@ class TokenizerTrainer {
   long step_ = 0, steps_per_epoch_ = 1, order_epoch_ = -1;
   std::vector<index_t> order_;
   std::map<std::string, std::vector<double>> metrics_;
+  std::unique_ptr<Lpips<T, Space>> lpips_;              // with perceptual_weight > 0 only
   std::unique_ptr<PatchDiscriminator<T, Space>> disc_;  // with the GAN only
   std::unique_ptr<Adam<T, Space>> disc_adam_;
   std::unique_ptr<Ema<T, Space>> disc_ema_;
