@@ -87,7 +87,13 @@ inline void settle_process_environment(char** argv) {
   if (!detail::env_set("OMP_WAIT_POLICY") && !detail::env_set("GOMP_SPINCOUNT")) set("GOMP_SPINCOUNT", "3000");
   if (settled.empty() || argv == nullptr || argv[0] == nullptr) return;
   setenv("IBQ_ENV_SETTLED", settled.c_str(), 1);
-  execv("/proc/self/exe", argv);
+  // The program's real path, not /proc/self/exe: the process keeps its name (ps, top, pkill show
+  // ibq-train-tokenizer, not "exe").
+  char self[4096];
+  const ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (len <= 0) return;
+  self[len] = '\0';
+  execv(self, argv);
   // execv only returns on failure: carry on with the libraries as they were loaded.
 }
 
