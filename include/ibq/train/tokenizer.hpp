@@ -40,6 +40,16 @@
 
 namespace ibq {
 
+namespace detail {
+// y += a x (a free function: CUDA forbids device lambdas in private members).
+template <class T, class Space>
+void axpy(T a, const Tensor<T, Space>& x, const Tensor<T, Space>& y) {
+  auto xv = x.view();
+  auto yv = y.view();
+  Kokkos::parallel_for("ibq::train::axpy", range<Space>(x.size()), KOKKOS_LAMBDA(index_t i) { yv(i) += a * xv(i); });
+}
+}  // namespace detail
+
 enum class LrSchedule { step_drop, cosine };
 
 inline LrSchedule parse_lr_schedule(const std::string& s) {
@@ -185,7 +195,7 @@ class TokenizerTrainer {
                            ? adaptive_generator_weight(last_layer_grad(out, g_x_hat), last_layer_grad(out, g_gan),
                                                        cfg_.gan.disc_weight)
                            : cfg_.gan.gen_loss_weight);
-      axpy(T(st.gen_weight), g_gan, g_x_hat);
+      detail::axpy(T(st.gen_weight), g_gan, g_x_hat);
     }
 
     Var<T, Space> main = cfg_.quant_loss_weight * out.quant_loss;
@@ -333,11 +343,6 @@ class TokenizerTrainer {
     return gw;
   }
 
-  static void axpy(T a, const Tensor<T, Space>& x, const Tensor<T, Space>& y) {  // y += a x
-    auto xv = x.view();
-    auto yv = y.view();
-    Kokkos::parallel_for("ibq::train::axpy", range<Space>(x.size()), KOKKOS_LAMBDA(index_t i) { yv(i) += a * xv(i); });
-  }
 
   Tokenizer<T, Space>& model_;
   const ImageSource& train_;
