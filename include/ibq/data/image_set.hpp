@@ -27,7 +27,7 @@ class ImageSource {
   double mean = 0.5, std = 0.5;  // normalisation: (pixel / 255 - mean) / std
 
   virtual ~ImageSource() = default;
-  // Images rows[0..n) into pixels (uint8 [n, C, H, W]) and their labels (when labels is not null).
+  // Images rows[0..n) into pixels (uint8 [n, C, H, W]; skipped when null) and their labels (when not null).
   virtual void gather(const index_t* rows, index_t n, std::uint8_t* pixels, std::int32_t* labels) const = 0;
 
   index_t image_size() const { return channels * height * width; }
@@ -58,9 +58,8 @@ class ImageSource {
   }
   template <class Space = DefaultSpace>
   Tensor<std::int32_t, Space> batch_labels(const std::vector<index_t>& order, index_t first, index_t n) const {
-    std::vector<std::uint8_t> raw(std::size_t(n * image_size()));
     std::vector<std::int32_t> host(static_cast<std::size_t>(n));
-    gather(order.data() + first, n, raw.data(), host.data());
+    gather(order.data() + first, n, nullptr, host.data());  // labels only: no pixels read again
     return Tensor<std::int32_t, Space>::from_host({n}, host);
   }
 
@@ -83,7 +82,7 @@ struct ImageSet : ImageSource {
   void gather(const index_t* rows, index_t n, std::uint8_t* out, std::int32_t* labs) const override {
     for (index_t b = 0; b < n; ++b) {
       IBQ_CHECK(rows[b] >= 0 && rows[b] < count, "image " << rows[b] << " is out of range (the set has " << count << ")");
-      std::copy_n(pixels.data() + rows[b] * image_size(), image_size(), out + b * image_size());
+      if (out) std::copy_n(pixels.data() + rows[b] * image_size(), image_size(), out + b * image_size());
       if (labs) labs[b] = labels[std::size_t(rows[b])];
     }
   }

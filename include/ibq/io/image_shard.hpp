@@ -81,8 +81,10 @@ class ImageShard {
 
   // One image [C, H, W] and its label: what a streaming reader gathers (one chunk, one inflate).
   void read_one(index_t row, std::uint8_t* pixels, std::int32_t* label) const {
-    const auto nhwc = file_.read_rows<std::uint8_t>("images", hsize_t(row), 1);
-    detail::nhwc_to_nchw(nhwc.data(), 1, channels_, height_ * width_, pixels);
+    if (pixels) {
+      const auto nhwc = file_.read_rows<std::uint8_t>("images", hsize_t(row), 1);
+      detail::nhwc_to_nchw(nhwc.data(), 1, channels_, height_ * width_, pixels);
+    }
     if (label) *label = file_.read_rows<std::int32_t>("labels", hsize_t(row), 1)[0];
   }
   index_t channels() const { return channels_; }
@@ -123,7 +125,7 @@ class ShardedImages : public ImageSource {
       IBQ_CHECK(r >= 0 && r < count, "image " << r << " is out of range (the shards hold " << count << ")");
       const auto s = std::size_t(std::upper_bound(ends_.begin(), ends_.end(), r) - ends_.begin());
       const index_t local = r - (s == 0 ? 0 : ends_[s - 1]);
-      shards_[s]->read_one(local, pixels + b * image_size(), labels ? labels + b : nullptr);
+      shards_[s]->read_one(local, pixels ? pixels + b * image_size() : nullptr, labels ? labels + b : nullptr);
     }
   }
 
