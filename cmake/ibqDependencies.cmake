@@ -29,6 +29,8 @@ find_dependency(ZLIB)
 find_dependency(PNG)
 find_dependency(JPEG)
 find_dependency(HDF5 COMPONENTS C)
+# MPI (ibq/dist): the C API only, so any MPI works and no C++ bindings are needed.
+find_dependency(MPI COMPONENTS C)
 
 # OpenBLAS: prefer the OpenMP build, which shares Kokkos's OpenMP thread pool instead of oversubscribing
 # the cores with its own pthreads. IBQ_BLAS=Eigen (or no OpenBLAS found) uses Eigen's GEMM instead.

@@ -5,6 +5,10 @@
 // A run directory holds ckpt-<step>.h5 files (params, EMA, Adam moments, step, seed, config, metrics),
 // each written atomically. train.resume = auto continues from the newest one, so a restarted job picks up
 // where it stopped; train.stop_after and train.time_limit end a run early with a checkpoint.
+//
+// Under mpirun/srun every rank trains on its share of each global batch (train.batch_size per rank) and
+// rank 0 logs and writes. SIGUSR1 (SLURM's --signal warning), SIGTERM or SIGINT makes every rank stop after
+// the current step; rank 0 writes a checkpoint and the program exits with status 3 (resumable).
 #include <algorithm>
 #include <filesystem>
 #include <iomanip>
@@ -13,6 +17,7 @@
 
 #include "common/progress.hpp"
 #include "common/runtime.hpp"
+#include "common/stop_signal.hpp"
 #include "common/tokenizer_options.hpp"
 #include "ibq/quant/codebook_usage.hpp"
 #include "ibq/train/tokenizer.hpp"
@@ -93,6 +98,8 @@ int main(int argc, char** argv) {
         .add<long>("output.checkpoint_every", 1000, "steps between checkpoints (and one at the end)")
         .add<long>("output.keep", 2, "checkpoints kept in output.dir (older ones are deleted)")
         .add<bool>("output.overwrite", false, "start afresh even if output.dir holds checkpoints (they are deleted)")
+        .add<bool>("dist.sync_entropy", false, "with several ranks: the entropy loss's batch distribution over the "
+                                               "global batch (the reference: per rank)")
         .add<int>("runtime.threads", 0, "CPU threads (0: OMP_NUM_THREADS or all cores)");
     const auto args = opt.parse(argc, argv);
 
@@ -130,17 +137,23 @@ int main(int argc, char** argv) {
     tc.gan.joint_disc_call = args.get<bool>("disc.joint_call");
     tc.gan.disc_lr = args.get<double>("train.disc_lr");
     tc.seed = args.get<unsigned long>("train.seed");
+    tc.sync_entropy = args.get<bool>("dist.sync_entropy");
     const long log_every = std::max(1L, args.get<long>("log.every"));
     const long ckpt_every = args.get<long>("output.checkpoint_every");
     const long keep = std::max(1L, args.get<long>("output.keep"));
     IBQ_CHECK(ckpt_every > 0, "output.checkpoint_every must be positive");
 
-    // Decide about the run directory before spending minutes loading and training.
+    ibq::cli::Runtime runtime(args.get<int>("runtime.threads"));
+    const auto& comm = runtime.comm();
+    ibq::cli::StopSignals stop_signals;
+
+    // Decide about the run directory before spending minutes loading and training (rank 0 decides).
     const fs::path dir = args.get<std::string>("output.dir");
     const std::string resume = args.get<std::string>("train.resume");
     auto existing = run_checkpoints(dir);
     std::string resume_from;
-    if (resume == "auto") {
+    if (!comm.root()) {
+    } else if (resume == "auto") {
       if (!existing.empty() && !args.get<bool>("output.overwrite")) resume_from = existing.back().string();
     } else if (resume != "never") {
       IBQ_CHECK(fs::exists(resume), "train.resume: checkpoint '" << resume << "' does not exist");
@@ -150,22 +163,23 @@ int main(int argc, char** argv) {
                 "output.dir '" << dir.string() << "' already holds checkpoints; resume with train.resume=auto, "
                                << "or pass --output.overwrite=true to delete them, or choose another output.dir");
     }
-    fs::create_directories(dir);
-
-    ibq::cli::Runtime runtime(args.get<int>("runtime.threads"));
+    if (comm.root()) fs::create_directories(dir);
+    comm.broadcast(resume_from);
     std::cerr << prog << ": " << ibq::cli::Runtime::describe() << "\n";
     const auto train_source = ibq::cli::load_tokenizer_images(args, "train");
     const ibq::ImageSource& train_set = *train_source;
     ibq::Tokenizer<float> model(model_cfg, tc.seed);
     long params = 0;
     for (const auto& [name, n] : ibq::Tokenizer<float>::parameter_counts(model_cfg)) params += n;
-    const long per_epoch = long(train_set.count / std::max<ibq::index_t>(1, tc.batch_size));
+    tc.validate();
+    const long per_epoch = ibq::dist::ShardedSampler(train_set.count, comm.size(), tc.batch_size).steps_per_epoch();
     tc.steps = args.get<long>("train.steps");
     if (tc.steps == 0) tc.steps = long(std::ceil(args.get<double>("train.epochs") * double(per_epoch)));
-    ibq::TokenizerTrainer<float> trainer(model, train_set, tc);
+    ibq::TokenizerTrainer<float> trainer(model, train_set, tc, comm);
     std::cerr << prog << ": " << train_set.count << " training images " << train_set.channels << "x" << train_set.height
               << "x" << train_set.width << ", " << params << " parameters, K = " << model_cfg.codebook_size << ", "
-              << tc.steps << " steps of " << tc.batch_size << " (" << per_epoch << " per epoch)\n";
+              << tc.steps << " steps of " << tc.batch_size << (comm.distributed() ? " per rank x " + std::to_string(comm.size()) + " ranks" : std::string())
+              << " (" << per_epoch << " per epoch)\n";
     if (const auto* d = trainer.discriminator())
       std::cerr << prog << ": GAN: PatchGAN discriminator with " << d->store().num_params() << " parameters ("
                 << d->config().n_layers << " layers, ndf " << d->config().ndf << "), " << args.get<std::string>("loss.disc_loss")
@@ -173,15 +187,18 @@ int main(int argc, char** argv) {
                 << (tc.gan.adaptive_weight ? std::string("adaptive") : ibq::cli::format_number(tc.gan.gen_loss_weight))
                 << ", LeCam " << tc.gan.lecam_weight << ", from step " << tc.gan.disc_start << "\n";
     if (!resume_from.empty()) {
-      trainer.resume(resume_from);
-      std::cerr << prog << ": resumed from " << resume_from << " at step " << trainer.step_count() << "\n";
-    } else {
+      const auto meta = trainer.resume(resume_from);
+      std::cerr << prog << ": resumed from " << resume_from << " at step " << trainer.step_count()
+                << (meta.world_size != comm.size() ? " (written by " + std::to_string(meta.world_size) + " ranks)" : "")
+                << "\n";
+    } else if (comm.root()) {
       for (const auto& p : existing) fs::remove(p);  // only reached with output.overwrite (checked above)
     }
 
     const std::string config_text = args.resolved_ini();
-    auto save = [&] {
+    auto save = [&] {  // rank 0 writes; the others only need the name
       const fs::path path = dir / checkpoint_name(trainer.step_count());
+      if (!comm.root()) return path;
       trainer.save(path.string(), config_text);
       auto all = run_checkpoints(dir);
       for (std::size_t i = 0; i + keep < all.size(); ++i) fs::remove(all[i]);
@@ -192,7 +209,7 @@ int main(int argc, char** argv) {
     const long end = stop_after > 0 ? std::min(stop_after, tc.steps) : tc.steps;
     const double time_limit_s = 60.0 * args.get<double>("train.time_limit");
     ibq::CodebookUsage<> usage(model_cfg.codebook_size);
-    ibq::cli::Progress bar("train", end - trainer.step_count());
+    ibq::cli::Progress bar("train", end - trainer.step_count(), 10.0, !comm.root());
     const long first = trainer.step_count();
     // Window means of the step statistics, in log order (the adversarial ones only with the GAN).
     const std::vector<std::string> names = {"loss", "l1", "quant_loss", "sample_entropy", "batch_entropy", "usage_batch",
@@ -203,12 +220,17 @@ int main(int argc, char** argv) {
     // Shown: the first six always, LPIPS with perceptual_weight > 0, the adversarial ones with the GAN.
     auto shown = [&](std::size_t i) { return i < 6 || (i == 6 && tc.perceptual_weight > 0) || (i > 6 && tc.gan.enabled()); };
     std::vector<double> sums(names.size(), 0.0);
+    double compute_s = 0, comm_s = 0, images = 0;
     long in_window = 0;
     fs::path last;
     bool timed_out = false;
+    int stopped_by = 0;
     while (trainer.step_count() < end) {
       const auto st = trainer.step();
-      usage.update(st.indices);
+      compute_s += st.compute_s;
+      comm_s += st.comm_s;
+      images += double(st.images);
+      if (comm.root()) usage.update(st.indices);
       const double v[] = {st.loss, st.l1, st.quant_loss, st.sample_entropy, st.batch_entropy, usage.batch_usage(),
                           st.perceptual, st.d_loss, st.lecam, st.logits_real, st.logits_fake, st.g_loss, st.gen_weight};
       for (std::size_t i = 0; i < names.size(); ++i) sums[i] += v[i];
@@ -226,8 +248,12 @@ int main(int argc, char** argv) {
                   << usage.perplexity();
         for (std::size_t i = 6; i < names.size(); ++i)
           if (shown(i)) std::cout << " " << labels[i] << " " << sums[i] / n;
-        std::cout << " lr " << st.lr << " elapsed_s " << std::fixed << std::setprecision(1) << bar.elapsed()
-                  << std::defaultfloat << std::endl;
+        std::cout << " lr " << st.lr << " img_per_s " << std::setprecision(4) << images / (compute_s + comm_s);
+        if (comm.distributed())  // rank 0's wall time per step, split into local work and MPI collectives
+          std::cout << " compute_ms " << 1e3 * compute_s / n << " comm_ms " << 1e3 * comm_s / n;
+        std::cout << " elapsed_s " << std::fixed << std::setprecision(1) << bar.elapsed() << std::defaultfloat
+                  << std::endl;
+        compute_s = comm_s = images = 0;
         trainer.record("step", double(st.step));
         for (std::size_t i = 0; i < names.size(); ++i)
           if (shown(i)) trainer.record(names[i], sums[i] / n);
@@ -237,14 +263,21 @@ int main(int argc, char** argv) {
         std::fill(sums.begin(), sums.end(), 0.0);
         in_window = 0;
       }
-      timed_out = time_limit_s > 0 && bar.elapsed() >= time_limit_s;
-      if (st.step % ckpt_every == 0 || st.step == end || timed_out) last = save();
-      if (timed_out) break;
+      // One decision for all ranks: rank 0's clock, and a signal caught by any rank.
+      const double flags = comm.max(double(stop_signals.signal() * 2 +
+                                           (comm.root() && time_limit_s > 0 && bar.elapsed() >= time_limit_s)));
+      timed_out = long(flags) % 2 == 1;
+      stopped_by = int(flags) / 2;
+      if (st.step % ckpt_every == 0 || st.step == end || timed_out || stopped_by) last = save();
+      if (timed_out || stopped_by) break;
     }
     if (last.empty()) last = save();  // nothing to do (already at the end): still leave the final checkpoint
     bar.finish("step " + std::to_string(trainer.step_count()));
-    std::cout << (timed_out ? "stopped at train.time_limit" : trainer.step_count() >= tc.steps ? "finished" : "stopped")
+    std::cout << (stopped_by           ? "stopped by " + ibq::cli::StopSignals::name(stopped_by)
+                  : timed_out            ? std::string("stopped at train.time_limit")
+                  : trainer.step_count() >= tc.steps ? std::string("finished")
+                                                     : std::string("stopped"))
               << " at step " << trainer.step_count() << "/" << tc.steps << "; checkpoint " << last.string() << "\n";
-    return 0;
+    return stopped_by ? ibq::cli::StopSignals::exit_status : 0;
   });
 }

@@ -18,9 +18,10 @@ namespace ibq::cli {
 
 class Progress {
  public:
-  Progress(std::string label, long total, double log_every_s = 10.0)
+  // quiet: print nothing (ranks other than 0 of an MPI run).
+  Progress(std::string label, long total, double log_every_s = 10.0, bool quiet = false)
       : label_(std::move(label)), total_(total), log_every_s_(log_every_s), tty_(isatty(fileno(stderr)) == 1),
-        start_(clock::now()), last_(start_) {}
+        quiet_(quiet), start_(clock::now()), last_(start_) {}
 
   void update(long done, const std::string& status = "") {
     const auto now = clock::now();
@@ -37,6 +38,7 @@ class Progress {
   static double seconds(clock::time_point a, clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 
   void print(long done, const std::string& status, bool final) const {
+    if (quiet_) return;
     const double t = elapsed();
     const double rate = t > 0 ? done / t : 0;
     const double eta = rate > 0 ? (total_ - done) / rate : 0;
@@ -62,7 +64,7 @@ class Progress {
   std::string label_;
   long total_;
   double log_every_s_;
-  bool tty_;
+  bool tty_, quiet_;
   clock::time_point start_, last_;
 };
 

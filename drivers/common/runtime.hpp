@@ -1,34 +1,51 @@
-// drivers/common/runtime.hpp — what every driver main does around its work: Kokkos start-up with the
-// requested threads, one line describing the machine, and turning exceptions into one error line + exit code.
+// drivers/common/runtime.hpp — what every driver main does around its work: MPI, then Kokkos with the
+// requested threads (finalised in the reverse order), one line describing the machine, and turning
+// exceptions into one error line + exit code.
 //
 //   int main(int argc, char** argv) {
-//     return ibq::cli::run_main("ibq-train-classifier", [&] { ...; return 0; });
+//     return ibq::cli::run_main("ibq-train-classifier", [&] {
+//       ibq::cli::Runtime runtime(threads);        // under mpirun/srun: one of R ranks
+//       auto comm = runtime.comm();                // rank 0 logs and writes; the others are quiet
+//       ...; return 0; });
 //   }
 #pragma once
 
 #include <cstdlib>
+#include <exception>
 #include <functional>
 #include <iostream>
 #include <string>
 
 #include "cli.hpp"
 #include "ibq/core/error.hpp"
+#include "ibq/dist/communicator.hpp"
 #include "ibq/core/host_memory.hpp"
 #include "ibq/core/process_env.hpp"
 #include "ibq/linalg/gemm_host.hpp"
 
 namespace ibq::cli {
 
-// Starts Kokkos for the life of the object. threads <= 0: OMP_NUM_THREADS or every core.
+// Starts MPI and then Kokkos for the life of the object. threads <= 0: OMP_NUM_THREADS or every core.
+// Ranks other than 0 are silenced (std::cout and std::cerr) except for errors, which name their rank.
 class Runtime {
  public:
-  explicit Runtime(int threads) {
+  explicit Runtime(int threads) : mpi_(mpi_argc_, mpi_argv_), comm_(dist::Communicator::world()) {
     setenv("OMP_PROC_BIND", "false", /*overwrite=*/0);  // quiet start-up; no pinning unless asked
     keep_host_memory_warm();
     Kokkos::InitArguments init(threads > 0 ? threads : -1, -1, -1, /*disable_warnings=*/true);
     Kokkos::initialize(init);
+    if (!comm_.root()) {
+      std::cout.setstate(std::ios::failbit);
+      std::cerr.setstate(std::ios::failbit);
+    }
+    distributed_rank() = comm_.distributed() ? comm_.rank() : -1;
   }
-  ~Runtime() { Kokkos::finalize(); }
+  ~Runtime() {
+    Kokkos::finalize();
+    // Leaving on an exception with other ranks alive: they may wait in a collective, so MPI is not
+    // finalised here; run_main's handler prints the error and aborts every rank.
+    if (std::uncaught_exceptions() > 0 && comm_.distributed()) mpi_.release();
+  }  // then mpi_ finalises MPI
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
 
@@ -45,9 +62,37 @@ class Runtime {
     if (core && settled.find("OPENBLAS_CORETYPE") == std::string::npos)
       line += std::string(" (OPENBLAS_CORETYPE=") + core +
               " from the environment overrides OpenBLAS's CPU detection and can halve GEMM speed; unset it)";
+    if (const auto c = dist::Communicator::world(); c.distributed())
+      line += "; MPI: " + std::to_string(c.size()) + " ranks (rank 0 logs and writes)";
     return line;
   }
+
+  const dist::Communicator& comm() const { return comm_; }
+  // This process's rank once a Runtime started with several ranks (else -1): run_main's error handler
+  // uses it to stop every rank.
+  static int& distributed_rank() {
+    static int r = -1;
+    return r;
+  }
+
+ private:
+  int mpi_argc_ = 0;
+  char** mpi_argv_ = nullptr;
+  dist::MpiSession mpi_;
+  dist::Communicator comm_;
 };
+
+// An error on one rank while the others wait in a collective would hang the job: print it (with the
+// rank) and abort every rank. In a single process, the exit code is returned as usual.
+inline int fail(const std::string& program, const char* what) {
+  std::cerr.clear();
+  if (const int rank = Runtime::distributed_rank(); rank >= 0) {
+    std::cerr << program << ": error on rank " << rank << ": " << what << std::endl;
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  std::cerr << program << ": error: " << what << "\n";
+  return 1;
+}
 
 inline int run_main(const std::string& program, const std::function<int()>& body) {
   try {
@@ -55,11 +100,9 @@ inline int run_main(const std::string& program, const std::function<int()>& body
   } catch (const Exit& e) {
     return e.status;
   } catch (const ibq::Error& e) {
-    std::cerr << program << ": error: " << e.what() << "\n";
-    return 1;
+    return fail(program, e.what());
   } catch (const std::exception& e) {
-    std::cerr << program << ": error: " << e.what() << "\n";
-    return 1;
+    return fail(program, e.what());
   }
 }
 

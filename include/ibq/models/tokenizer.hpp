@@ -76,12 +76,14 @@ class Tokenizer {
   }
 
   // x [B, in_channels, R, R] on a tape. rng/training drive dropout (0 in the reference).
-  TokenizerOutput<T, Space> forward(const Var<T, Space>& x, const Rng& rng = {}, bool training = false) const {
+  // batch_mean: see BatchMeanHook (ibq/quant/ibq.hpp); IBQ only.
+  TokenizerOutput<T, Space> forward(const Var<T, Space>& x, const Rng& rng = {}, bool training = false,
+                                    const BatchMeanHook<T, Space>& batch_mean = {}) const {
     TokenizerOutput<T, Space> out;
     auto z = quant_conv_.forward(encoder_.forward(x, rng.split(1), training));
     Var<T, Space> z_q;
     if (ibq_) {
-      auto q = ibq_->forward(z);
+      auto q = ibq_->forward(z, batch_mean);
       z_q = q.z_q;
       out.quant_loss = q.quant_loss;
       out.entropy_loss = q.entropy_loss;

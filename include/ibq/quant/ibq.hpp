@@ -22,6 +22,8 @@
 // ablation) drops the commitment term mean((sg z_q2 - z)^2), whichever weight it carries.
 #pragma once
 
+#include <functional>
+
 #include <cstdint>
 #include <string>
 
@@ -69,10 +71,16 @@ Tensor<T, Space> one_hot(const Tensor<std::int32_t, Space>& indices, index_t num
   return y;
 }
 
+// Maps the batch's mean code distribution pbar [K] before H_avg is taken: data-parallel training passes
+// an allreduce here so that H_avg is the global batch's (empty: this process's batch, the reference).
+template <class T, class Space>
+using BatchMeanHook = std::function<Var<T, Space>(const Var<T, Space>&)>;
+
 // ---- the quantizer as a function of (z, codebook) ------------------------------------------------------
 // z [B, D, H, W], codebook [K, D]. Both may require gradients; the layer below passes its parameter.
 template <class T, class Space>
-IbqOutput<T, Space> ibq_quantize(const Var<T, Space>& z, const Var<T, Space>& codebook, const IbqConfig& cfg) {
+IbqOutput<T, Space> ibq_quantize(const Var<T, Space>& z, const Var<T, Space>& codebook, const IbqConfig& cfg,
+                                 const BatchMeanHook<T, Space>& batch_mean = {}) {
   const Shape zs = z.shape(), es = codebook.shape();
   IBQ_CHECK(es.rank == 2, "ibq_quantize: the codebook must be [K, D], got " << es);
   IBQ_CHECK(zs.rank == 4 && zs.dims[1] == es.dims[1],
@@ -107,7 +115,7 @@ IbqOutput<T, Space> ibq_quantize(const Var<T, Space>& z, const Var<T, Space>& co
     auto p = softmax(scaled, 1);
     auto logp = log_softmax(scaled + eps, 1);
     out.sample_entropy = mean(-sum(p * logp, 1));
-    auto pbar = mean(p, 0);
+    auto pbar = batch_mean ? batch_mean(mean(p, 0)) : mean(p, 0);
     out.batch_entropy = -sum(pbar * log(pbar + eps));
     out.entropy_loss = cfg.sample_entropy_weight * out.sample_entropy - cfg.batch_entropy_weight * out.batch_entropy;
   }
@@ -135,8 +143,8 @@ struct IbqQuantizer {
                              Init::normal(0.0, 1.0));
   }
 
-  IbqOutput<T, Space> forward(const Var<T, Space>& z) const {
-    return ibq_quantize(z, store->param(z.tape(), embedding_weight), cfg);
+  IbqOutput<T, Space> forward(const Var<T, Space>& z, const BatchMeanHook<T, Space>& batch_mean = {}) const {
+    return ibq_quantize(z, store->param(z.tape(), embedding_weight), cfg, batch_mean);
   }
 
   // Tokens only (encoding): argmax_k z.E_k per position, [B*H*W] in raster order. The same codes as

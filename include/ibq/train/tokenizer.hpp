@@ -16,11 +16,20 @@
 // gradients at x_hat can be weighed (the optional adaptive weight needs both) and sent through the
 // generator in one backward pass: the main tape differentiates w_q L_Q + w_e H + <x_hat, g>, g = dnll/dx_hat
 // + w_g dL_G/dx_hat.
-// The batch of step s is a pure function of (seed, s): epoch s / steps_per_epoch of the set's
-// (seed, epoch) permutation, ragged tail dropped. So resuming at step k replays exactly what an
-// uninterrupted run does from k.
+// The batch of step s is a pure function of (seed, s, ranks): the s-th global batch of the set's (seed,
+// epoch) permutations, this rank's share of it (ibq/dist/sharded_sampler.hpp; the epoch's tail is a smaller
+// batch). So resuming at step k replays exactly what an uninterrupted run does from k.
+//
+// Data parallel (a Communicator of R ranks): rank 0's initial parameters are broadcast; every gradient is
+// the global batch mean sum_r (n_r / n) g_r, one allreduce over each network's flat gradient buffer, so
+// every rank takes the same optimizer step and holds the same bits. The mean logits that move the LeCam
+// anchors, the adaptive weight's two gradients and the logged statistics are global means too; the
+// discriminator's BatchNorm statistics are per rank in training, and rank 0's running buffers are
+// broadcast after each step (what PyTorch's DDP does). The entropy loss's batch distribution is per rank
+// (the reference) unless cfg.sync_entropy.
 #pragma once
 
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -29,6 +38,8 @@
 #include <vector>
 
 #include "ibq/data/image_set.hpp"
+#include "ibq/dist/communicator.hpp"
+#include "ibq/dist/sharded_sampler.hpp"
 #include "ibq/gan/discriminator.hpp"
 #include "ibq/gan/losses.hpp"
 #include "ibq/gan/perceptual.hpp"
@@ -47,6 +58,12 @@ void axpy(T a, const Tensor<T, Space>& x, const Tensor<T, Space>& y) {
   auto xv = x.view();
   auto yv = y.view();
   Kokkos::parallel_for("ibq::train::axpy", range<Space>(x.size()), KOKKOS_LAMBDA(index_t i) { yv(i) += a * xv(i); });
+}
+// x *= a.
+template <class T, class Space>
+void scale(const Tensor<T, Space>& x, T a) {
+  auto xv = x.view();
+  Kokkos::parallel_for("ibq::train::scale", range<Space>(x.size()), KOKKOS_LAMBDA(index_t i) { xv(i) *= a; });
 }
 }  // namespace detail
 
@@ -99,6 +116,7 @@ struct TokenizerTrainConfig {
   bool lpips_dropout = true;       // dropout before the LPIPS heads in training (the reference's behaviour)
   GanTrainConfig gan;
   std::uint64_t seed = 1;
+  bool sync_entropy = false;  // data parallel: H_avg of the global batch's mean distribution (one allreduce)
 
   void validate() const {
     IBQ_CHECK(batch_size > 0, "train.batch_size must be positive, got " << batch_size);
@@ -116,7 +134,9 @@ struct TokenizerStepStats {
   double sample_entropy = 0, batch_entropy = 0, entropy_loss = 0;  // IBQ with the entropy loss only
   bool gan = false;  // the discriminator and L_G ran this step (GAN on and step >= disc_start)
   double d_loss = 0, lecam = 0, logits_real = 0, logits_fake = 0, g_loss = 0, gen_weight = 0;
-  Tensor<std::int32_t> indices;                                     // this batch's codes
+  Tensor<std::int32_t> indices;  // this batch's codes (on rank 0: the whole global batch's, rank order)
+  index_t images = 0;            // images in the global batch
+  double compute_s = 0, comm_s = 0;  // this rank's wall time in local work and in MPI collectives
   double l1_weight = 0, l2_weight = 0, perceptual_weight = 0;
   double nll() const { return l1_weight * l1 + l2_weight * l2 + perceptual_weight * perceptual; }
 };
@@ -124,22 +144,22 @@ struct TokenizerStepStats {
 template <class T = float, class Space = DefaultSpace>
 class TokenizerTrainer {
  public:
-  TokenizerTrainer(Tokenizer<T, Space>& model, const ImageSource& train, const TokenizerTrainConfig& cfg)
+  TokenizerTrainer(Tokenizer<T, Space>& model, const ImageSource& train, const TokenizerTrainConfig& cfg,
+                   const dist::Communicator& comm = {})
       : model_(model),
         train_(train),
         cfg_(cfg),
+        comm_(comm),
+        sampler_(checked_count(train, cfg), comm.size(), cfg.batch_size),
         adam_(model.store(), AdamConfig{cfg.lr, cfg.beta1, cfg.beta2, 1e-8, 0.0, false}),
         ema_(model.store(), cfg.ema_decay) {
-    cfg.validate();
-    IBQ_CHECK(cfg.batch_size <= train.count,
-              "train.batch_size " << cfg.batch_size << " exceeds the " << train.count << " training images");
     const auto& ae = model.config().ae;
     IBQ_CHECK(train.channels == ae.in_channels && train.height == ae.resolution && train.width == ae.resolution,
               "the training images are " << train.channels << "x" << train.height << "x" << train.width
                                          << " but the model expects " << ae.in_channels << "x" << ae.resolution << "x"
                                          << ae.resolution << " (model.in_channels, model.resolution; data.channels, "
                                                              "data.pad_to)");
-    steps_per_epoch_ = long(train.count / cfg.batch_size);
+    steps_per_epoch_ = sampler_.steps_per_epoch();
     if (cfg.perceptual_weight > 0) {
       IBQ_CHECK(ae.out_ch == 1 || ae.out_ch == 3, "LPIPS compares 1- or 3-channel images; model.out_ch is " << ae.out_ch);
       LpipsConfig lc;
@@ -157,6 +177,12 @@ class TokenizerTrainer {
       disc_ema_ = std::make_unique<Ema<T, Space>>(disc_->store(), cfg.ema_decay);
       lecam_.decay = cfg.gan.lecam_decay;
     }
+    broadcast_store(model_.store());
+    ema_.shadow().copy_from_(model_.store().flat_values());  // the EMA starts from the broadcast values
+    if (disc_) {
+      broadcast_store(disc_->store());
+      disc_ema_->shadow().copy_from_(disc_->store().flat_values());
+    }
   }
 
   double lr_at(long step) const {
@@ -165,18 +191,26 @@ class TokenizerTrainer {
   }
 
   TokenizerStepStats step() {
+    const auto t0 = Clock::now();
+    comm_s_ = 0;
     const long s = step_;
-    const long epoch = s / steps_per_epoch_;
-    if (epoch != order_epoch_) {
-      order_ = train_.epoch_order(cfg_.seed, std::uint64_t(epoch));
-      order_epoch_ = epoch;
+    const auto part = sampler_.at(s, comm_.rank());
+    weight_ = part.weight();
+    if (part.epoch != order_epoch_) {
+      order_ = train_.epoch_order(cfg_.seed, std::uint64_t(part.epoch));
+      order_epoch_ = part.epoch;
     }
     TokenizerStepStats st;
+    st.images = part.global_n;
     st.lr = lr_at(s);
     adam_.set_lr(st.lr);
     Tape<T, Space> tape;
-    auto x = tape.leaf(train_.batch<T, Space>(order_, (s % steps_per_epoch_) * cfg_.batch_size, cfg_.batch_size));
-    auto out = model_.forward(x, Rng{cfg_.seed, 0xd20900}.split(std::uint64_t(s)), /*training=*/true);
+    auto x = tape.leaf(train_.batch<T, Space>(order_, part.begin, part.n));
+    // Dropout masks differ between ranks (their images differ too); rank 0 of a single process keeps the
+    // stream of earlier versions.
+    const Rng step_rng = Rng{cfg_.seed, 0xd20900}.split(std::uint64_t(s));
+    auto out = model_.forward(x, comm_.rank() == 0 ? step_rng : step_rng.split(0x7a000 + std::uint64_t(comm_.rank())),
+                              /*training=*/true, sync_entropy_hook());
     st.gan = disc_ && s >= cfg_.gan.disc_start;
     if (st.gan) disc_step(x.value(), out.x_hat.value(), s, st);
 
@@ -192,37 +226,41 @@ class TokenizerTrainer {
       disc_->store().zero_grad();  // L_G trains the generator only
       st.gen_weight = cfg_.gan.disc_factor *
                       (cfg_.gan.adaptive_weight
-                           ? adaptive_generator_weight(last_layer_grad(out, g_x_hat), last_layer_grad(out, g_gan),
-                                                       cfg_.gan.disc_weight)
+                           ? adaptive_generator_weight(global_mean(last_layer_grad(out, g_x_hat)),
+                                                       global_mean(last_layer_grad(out, g_gan)), cfg_.gan.disc_weight)
                            : cfg_.gan.gen_loss_weight);
       detail::axpy(T(st.gen_weight), g_gan, g_x_hat);
     }
 
     Var<T, Space> main = cfg_.quant_loss_weight * out.quant_loss;
     st.quant_loss = scalar(out.quant_loss);
-    double loss = st.nll() + st.gen_weight * st.g_loss + cfg_.quant_loss_weight * st.quant_loss;
     if (out.entropy_loss.defined()) {
       st.sample_entropy = scalar(out.sample_entropy);
       st.batch_entropy = scalar(out.batch_entropy);
       st.entropy_loss = scalar(out.entropy_loss);
-      if (cfg_.entropy_loss_weight != 0) {
-        main = main + cfg_.entropy_loss_weight * out.entropy_loss;
-        loss += cfg_.entropy_loss_weight * st.entropy_loss;
-      }
+      if (cfg_.entropy_loss_weight != 0) main = main + cfg_.entropy_loss_weight * out.entropy_loss;
     }
-    st.loss = loss;
+    average_stats(st);
+    st.loss = st.nll() + st.gen_weight * st.g_loss + cfg_.quant_loss_weight * st.quant_loss +
+              (out.entropy_loss.defined() ? cfg_.entropy_loss_weight * st.entropy_loss : 0.0);
+    // The same (global) value on every rank: all stop together.
     IBQ_CHECK(std::isfinite(st.loss), "tokenizer training diverged at step " << s + 1 << ": the loss is " << st.loss
                                                                            << "; lower train.lr (the reference "
                                                                               "suggests 5e-5 for small batches)");
     main = main + sum(out.x_hat * tape.leaf(g_x_hat));  // d/dx_hat = g_x_hat
-    st.indices = out.indices;
+    st.indices = gather_indices(out.indices, part.placeholder);
     tape.backward(main);
     tape.clear();
+    reduce_grads(model_.store());
     adam_.step();
     model_.store().zero_grad();
     ema_.update(model_.store());
     if (disc_) disc_ema_->update(disc_->store());
+    // Rank 0's BatchNorm running statistics (both discriminator calls of the step have moved them).
+    if (st.gan) timed([&] { comm_.broadcast(disc_->store().flat_buffers()); });
     st.step = ++step_;
+    st.comm_s = comm_s_;
+    st.compute_s = seconds_since(t0) - comm_s_;
     return st;
   }
 
@@ -230,7 +268,7 @@ class TokenizerTrainer {
   void record(const std::string& series, double value) { metrics_[series].push_back(value); }
 
   void save(const std::string& path, const std::string& config_text) const {
-    CheckpointMeta meta{"tokenizer", step_, step_ / steps_per_epoch_, config_text, 1, cfg_.seed};
+    CheckpointMeta meta{"tokenizer", step_, step_ / steps_per_epoch_, config_text, comm_.size(), cfg_.seed};
     std::function<void(h5::File&)> disc_groups;
     if (disc_)
       disc_groups = [&](h5::File& f) {
@@ -264,6 +302,7 @@ class TokenizerTrainer {
   }
 
   long step_count() const { return step_; }
+  const dist::Communicator& comm() const { return comm_; }
   long steps_per_epoch() const { return steps_per_epoch_; }
   Ema<T, Space>& ema() { return ema_; }
   const PatchDiscriminator<T, Space>* discriminator() const { return disc_.get(); }
@@ -286,8 +325,12 @@ class TokenizerTrainer {
       real = disc_->forward(real_in, /*training=*/true);
       fake = disc_->forward(fake_in, /*training=*/true);
     }
-    st.logits_real = double(mean_forward(real.value()).item());
-    st.logits_fake = double(mean_forward(fake.value()).item());
+    // Global mean logits: they move the LeCam anchors, which must stay the same on every rank.
+    double logits[2] = {weight_ * double(mean_forward(real.value()).item()),
+                        weight_ * double(mean_forward(fake.value()).item())};
+    timed([&] { comm_.allreduce_sum(logits, 2); });
+    st.logits_real = logits[0];
+    st.logits_fake = logits[1];
     auto l_d = disc_loss(cfg_.gan.disc_loss, real, fake);
     st.d_loss = scalar(l_d);
     if (cfg_.gan.lecam_weight > 0) {
@@ -298,9 +341,81 @@ class TokenizerTrainer {
     }
     td.backward(cfg_.gan.disc_factor * l_d);
     td.clear();
+    reduce_grads(disc_->store());
     disc_adam_->set_lr(cfg_.gan.disc_lr > 0 ? cfg_.gan.disc_lr * lr_at(s) / cfg_.lr : lr_at(s));
     disc_adam_->step();
     disc_->store().zero_grad();
+  }
+
+  using Clock = std::chrono::steady_clock;
+  static double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+  template <class F>
+  void timed(F&& f) const {
+    const auto t = Clock::now();
+    f();
+    comm_s_ += seconds_since(t);
+  }
+
+  static index_t checked_count(const ImageSource& train, const TokenizerTrainConfig& cfg) {
+    cfg.validate();
+    return train.count;
+  }
+
+  void broadcast_store(ParamStore<T, Space>& store) const {
+    comm_.broadcast(store.flat_values());
+    if (store.flat_buffers().size() > 0) comm_.broadcast(store.flat_buffers());
+    store.mark_values_modified();
+  }
+
+  // g <- sum_r w_r g_r: the global batch mean, the same bits on every rank.
+  void reduce_grads(ParamStore<T, Space>& store) const {
+    if (!comm_.distributed()) return;
+    detail::scale(store.flat_grads(), T(weight_));
+    timed([&] { comm_.allreduce_sum(store.flat_grads()); });
+  }
+  Tensor<T, Space> global_mean(Tensor<T, Space> t) const {
+    if (!comm_.distributed()) return t;
+    detail::scale(t, T(weight_));
+    timed([&] { comm_.allreduce_sum(t); });
+    return t;
+  }
+
+  // The logged statistics as global batch means (one allreduce of a few doubles).
+  void average_stats(TokenizerStepStats& st) const {
+    if (!comm_.distributed()) return;
+    double* fields[] = {&st.l1, &st.l2, &st.perceptual, &st.quant_loss, &st.sample_entropy, &st.batch_entropy,
+                        &st.entropy_loss, &st.d_loss, &st.lecam, &st.g_loss};
+    constexpr std::size_t n = sizeof(fields) / sizeof(fields[0]);
+    double v[n];
+    for (std::size_t i = 0; i < n; ++i) v[i] = weight_ * *fields[i];
+    timed([&] { comm_.allreduce_sum(v, n); });
+    for (std::size_t i = 0; i < n; ++i) *fields[i] = v[i];
+  }
+
+  // Rank 0 gets the codes of every rank's real images (for codebook usage); other ranks keep theirs.
+  Tensor<std::int32_t> gather_indices(const Tensor<std::int32_t, Space>& local, bool placeholder) const {
+    auto host = Tensor<std::int32_t>::from_host(local.shape(), local.to_host());
+    if (!comm_.distributed()) return host;
+    std::vector<std::int32_t> mine = placeholder ? std::vector<std::int32_t>{} : host.to_host();
+    std::vector<std::int32_t> all;
+    timed([&] { all = comm_.gather_to_root(mine); });
+    if (!comm_.root()) return host;
+    return Tensor<std::int32_t>::from_host({index_t(all.size())}, all);
+  }
+
+  // With cfg.sync_entropy: the per-rank mean code distribution becomes the global batch's.
+  BatchMeanHook<T, Space> sync_entropy_hook() const {
+    if (!cfg_.sync_entropy || !comm_.distributed()) return {};
+    return [this](const Var<T, Space>& pbar) { return weighted_allreduce(pbar); };
+  }
+  // Forward: sum_r w_r v_r on every rank. Backward: the identity, because each rank's parameter gradient
+  // is then weighted by w_r in reduce_grads.
+  Var<T, Space> weighted_allreduce(const Var<T, Space>& v) const {
+    return v.tape().record("dist_weighted_allreduce", global_mean(v.value().clone()), {v},
+                           [iv = v.id()](Tape<T, Space>& t, const Tensor<T, Space>& gy) {
+                             auto gx = t.grad_for(iv);
+                             if (gx.defined()) detail::accumulate(gx, gy);
+                           });
   }
 
   // d nll / d x_hat (nll = w_1 mean|x - x_hat| + w_2 mean (x - x_hat)^2), with the terms' values in st.
@@ -347,6 +462,10 @@ class TokenizerTrainer {
   Tokenizer<T, Space>& model_;
   const ImageSource& train_;
   TokenizerTrainConfig cfg_;
+  dist::Communicator comm_;
+  dist::ShardedSampler sampler_;
+  double weight_ = 1.0;         // this rank's share of the current global batch, n_r / n
+  mutable double comm_s_ = 0;   // seconds in collectives this step
   Adam<T, Space> adam_;
   Ema<T, Space> ema_;
   long step_ = 0, steps_per_epoch_ = 1, order_epoch_ = -1;

@@ -1,0 +1,128 @@
+// Data-parallel tokenizer training on the ranks mpirun started (1, 2 or 4): the ranks stay bitwise in
+// step, and R ranks x batch B follow one process with batch R*B (each rank also runs that single-process
+// trainer itself, with a Communicator of its own, and compares).
+#include <catch2/catch.hpp>
+
+#include <cstring>
+
+#include "ibq/train/tokenizer.hpp"
+#include "test_util.hpp"
+
+using namespace ibq;
+
+namespace {
+
+TokenizerConfig tiny_tokenizer() {
+  TokenizerConfig cfg;
+  cfg.ae.ch = 8;
+  cfg.ae.ch_mult = {1, 2};
+  cfg.ae.num_res_blocks = 1;
+  cfg.ae.attn_resolutions = {};
+  cfg.ae.z_channels = 8;
+  cfg.ae.in_channels = 1;
+  cfg.ae.out_ch = 1;
+  cfg.ae.resolution = 8;
+  cfg.ae.norm_groups = 4;
+  cfg.quantizer = QuantizerKind::ibq;
+  cfg.codebook_size = 16;
+  cfg.embed_dim = 4;
+  return cfg;
+}
+
+// Smooth random 8x8 grey images (the same on every rank: a pure function of the index).
+ImageSet random_images(index_t n) {
+  ImageSet s;
+  s.count = n;
+  s.height = s.width = 8;
+  const Rng rng{7, 1};
+  for (index_t i = 0; i < n * 64; ++i) s.pixels.push_back(std::uint8_t(255 * rng.uniform(std::uint64_t(i))));
+  s.labels.assign(std::size_t(n), 0);
+  scale_to_unit_range(s);
+  return s;
+}
+
+// True on every rank iff every rank holds exactly rank 0's bits of t.
+template <class T>
+bool same_bits_everywhere(const dist::Communicator& comm, const Tensor<T>& t) {
+  auto mine = t.to_host();
+  auto root = mine;
+  comm.broadcast(root.data(), root.size());
+  return comm.all(std::memcmp(mine.data(), root.data(), mine.size() * sizeof(T)) == 0);
+}
+
+template <class T>
+double max_abs_diff(const Tensor<T>& a, const Tensor<T>& b) {
+  const auto x = a.to_host(), y = b.to_host();
+  double m = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) m = std::max(m, std::abs(double(x[i]) - double(y[i])));
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("ranks hold bitwise-identical parameters, EMA and discriminator state after every step") {
+  const auto comm = dist::Communicator::world();
+  // 3 per rank: with 4 ranks a global batch of 12 and 40 images leave a tail of 4 (one each); with 2 ranks
+  // (6 per step) a tail of 4 (2 + 2); the second epoch starts inside the run.
+  const ImageSet images = random_images(40);
+  TokenizerTrainConfig tc;
+  tc.batch_size = 3;
+  tc.steps = 20;
+  tc.lr = 1e-3;
+  tc.gan.gen_loss_weight = 0.1;
+  tc.gan.disc.in_channels = 1;
+  tc.gan.disc.ndf = 4;
+  tc.gan.disc.n_layers = 1;
+  tc.gan.disc_start = 2;
+  tc.gan.adaptive_weight = true;
+  Tokenizer<float> model(tiny_tokenizer(), 11 + std::uint64_t(comm.rank()));  // different on purpose: broadcast
+  TokenizerTrainer<float> trainer(model, images, tc, comm);
+  REQUIRE(same_bits_everywhere(comm, model.store().flat_values()));
+  const long steps = 2 * trainer.steps_per_epoch() + 1;
+  for (long s = 0; s < steps; ++s) {
+    const auto st = trainer.step();
+    INFO("step " << st.step << " of " << steps << ", rank " << comm.rank() << " of " << comm.size());
+    REQUIRE(std::isfinite(st.loss));
+    REQUIRE(same_bits_everywhere(comm, model.store().flat_values()));
+    REQUIRE(same_bits_everywhere(comm, std::as_const(trainer.ema()).shadow()));
+    REQUIRE(same_bits_everywhere(comm, trainer.discriminator()->store().flat_values()));
+    REQUIRE(same_bits_everywhere(comm, trainer.discriminator()->store().flat_buffers()));
+    // The logged loss is the global batch's: the same number on every rank.
+    double loss = st.loss;
+    comm.broadcast(&loss, 1);
+    REQUIRE(comm.all(loss == st.loss));
+    if (comm.root()) REQUIRE(st.indices.size() == st.images * 16);  // every rank's codes, 4x4 per image
+  }
+}
+
+TEST_CASE("R ranks x batch B follow one process with batch R x B (tails included, entropy synchronised)") {
+  const auto comm = dist::Communicator::world();
+  const index_t per_rank = 2;
+  // 2 full global batches and a tail of 3 per epoch: split 2+1 on 2 ranks, 1+1+1+0 (a placeholder) on 4.
+  const ImageSet images = random_images(2 * per_rank * comm.size() + 3);
+  auto run = [&](const dist::Communicator& c, index_t batch, long steps) {
+    TokenizerTrainConfig tc;
+    tc.batch_size = batch;
+    tc.steps = 100;
+    tc.lr = 1e-3;
+    tc.sync_entropy = true;
+    tc.ema_decay = 0.9;
+    Tokenizer<double> model(tiny_tokenizer(), 5);
+    TokenizerTrainer<double> trainer(model, images, tc, c);
+    std::vector<double> losses;
+    for (long s = 0; s < steps; ++s) losses.push_back(trainer.step().loss);
+    return std::make_tuple(model.store().flat_values().clone(), std::as_const(trainer.ema()).shadow().clone(), losses,
+                           trainer.steps_per_epoch());
+  };
+  const long steps = 2 * dist::ShardedSampler(images.count, comm.size(), per_rank).steps_per_epoch() + 2;
+  const auto [w_dist, ema_dist, loss_dist, spe_dist] = run(comm, per_rank, steps);
+  const auto [w_one, ema_one, loss_one, spe_one] = run(dist::Communicator{}, per_rank * comm.size(), steps);
+  REQUIRE(spe_dist == spe_one);
+  REQUIRE(steps > 2 * spe_one);
+  for (long s = 0; s < steps; ++s) {
+    INFO("step " << s + 1);
+    REQUIRE(loss_dist[std::size_t(s)] == Approx(loss_one[std::size_t(s)]).epsilon(1e-9));
+  }
+  CHECK(max_abs_diff(w_dist, w_one) < 1e-9);
+  CHECK(max_abs_diff(ema_dist, ema_one) < 1e-9);
+}
