@@ -7,6 +7,9 @@
 // prepared exactly as in training. Metrics follow the reference evaluation (ibq-spec.md section 6): EMA
 // weights by default, reconstructions clamped to [-1, 1] and quantised to uint8, PSNR/SSIM as scikit-image
 // computes them, averaged over images; utilisation = distinct codes over the whole set / K.
+//
+// input.tokens decodes a token dataset of the same split (ibq-tokenize) instead of encoding the images;
+// output.images writes the uint8 reconstructions as an HDF5 image shard (images [N, H, W, C], labels).
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -17,6 +20,7 @@
 #include "ibq/data/image_grid.hpp"
 #include "ibq/io/checkpoint.hpp"
 #include "ibq/io/png.hpp"
+#include "ibq/io/token_dataset.hpp"
 #include "ibq/metrics/sharpness.hpp"
 #include "ibq/metrics/ssim.hpp"
 #include "ibq/quant/codebook_usage.hpp"
@@ -38,41 +42,45 @@ int main(int argc, char** argv) {
         .add<long>("output.grid_rows", 2, "pairs of rows (originals above reconstructions)")
         .add<int>("output.grid_scale", 2, "pixel repetition factor of the grid")
         .add<std::string>("output.json", "", "also write the metrics as JSON to this file")
+        .add<std::string>("input.tokens", "", "decode this token dataset (ibq-tokenize, same split and order) "
+                                              "instead of encoding the images")
+        .add<std::string>("output.images", "", "HDF5 image shard of the uint8 reconstructions (empty: none)")
+        .add<bool>("output.overwrite", false, "replace an existing output.images")
         .add<int>("runtime.threads", 0, "CPU threads (0: OMP_NUM_THREADS or all cores)");
     const auto args = opt.parse(argc, argv);
     const std::string ckpt = args.get<std::string>("input.checkpoint");
-    IBQ_CHECK(!ckpt.empty(), "input.checkpoint is required (a ckpt-*.h5 file written by ibq-train-tokenizer)");
-    IBQ_CHECK(fs::exists(ckpt), "input.checkpoint '" << ckpt << "' does not exist");
     const std::string weights = args.get<std::string>("input.weights");
-    IBQ_CHECK(weights == "ema" || weights == "params", "input.weights must be ema or params, got '" << weights << "'");
     const std::string split = args.get<std::string>("data.split");
     IBQ_CHECK(split == "test" || split == "train", "data.split must be test or train, got '" << split << "'");
     const long batch = args.get<long>("eval.batch_size");
     IBQ_CHECK(batch > 0, "eval.batch_size must be positive");
+    const std::string tokens_path = args.get<std::string>("input.tokens");
+    const std::string images_path = args.get<std::string>("output.images");
+    IBQ_CHECK(images_path.empty() || !fs::exists(images_path) || args.get<bool>("output.overwrite"),
+              "output.images '" << images_path << "' exists; pass --output.overwrite=true to replace it");
 
     ibq::cli::Runtime runtime(args.get<int>("runtime.threads"));
-    // Rebuild the training run's model and data options from the configuration stored in the checkpoint.
-    ibq::cli::Options stored_opt(prog, "");
-    ibq::cli::add_data_options(stored_opt);
-    ibq::cli::add_model_options(stored_opt);
-    const auto stored = stored_opt.parse_text(ibq::h5::File(ckpt, ibq::h5::File::Mode::read).attr_string("/", "config"),
-                                              "'" + ckpt + "'");
-    const auto model_cfg = ibq::cli::tokenizer_config(stored);
-    ibq::Tokenizer<float> model(model_cfg, 0);
-    ibq::Tensor<float> ema({model.store().num_params()});
-    ibq::load_checkpoint(ckpt, "tokenizer", model.store(), static_cast<ibq::Adam<float>*>(nullptr),
-                         weights == "ema" ? &ema : nullptr);
-    if (weights == "ema") {
-      model.store().flat_values().copy_from_(ema);
-      model.store().mark_values_modified();
-    }
-
+    const auto loaded = ibq::cli::load_checkpoint_tokenizer(prog, ckpt, weights);
+    const auto& stored = loaded.stored;
+    const auto& model_cfg = loaded.config;
+    const auto& model = *loaded.model;
     const auto source = ibq::cli::load_tokenizer_images(stored, split);
     source->truncate(args.get<long>("data.limit"));
     const ibq::ImageSource& set = *source;
     const ibq::index_t H = set.height, W = set.width, C = set.channels;
     std::vector<ibq::index_t> order(set.count);
     for (ibq::index_t i = 0; i < set.count; ++i) order[i] = i;
+    std::unique_ptr<ibq::TokenDataset> token_set;
+    if (!tokens_path.empty()) {
+      token_set = std::make_unique<ibq::TokenDataset>(tokens_path);
+      IBQ_CHECK(token_set->count() == set.count && token_set->info().codebook_size == model_cfg.codebook_size,
+                "input.tokens '" << tokens_path << "' holds " << token_set->count() << " grids of K = "
+                                 << token_set->info().codebook_size << " but the " << split << " split has " << set.count
+                                 << " images and the tokenizer K = " << model_cfg.codebook_size
+                                 << " (set data.split/data.limit as when it was made)");
+    }
+    std::vector<std::uint8_t> all_recon;
+    std::vector<std::int32_t> all_labels;
     ibq::CodebookUsage<> usage(model_cfg.codebook_size);
     double psnr_sum = 0, ssim_sum = 0, sharp_recon = 0, sharp_orig = 0;
     long identical = 0;
@@ -81,10 +89,25 @@ int main(int argc, char** argv) {
     ibq::cli::Progress bar("reconstruct", set.count);
     for (ibq::index_t first = 0; first < set.count; first += batch) {
       const ibq::index_t n = std::min<ibq::index_t>(batch, set.count - first);
-      const auto tokens = model.encode(set.batch<float>(order, first, n));
+      ibq::Tensor<std::int32_t> tokens;
+      const auto labels = set.batch_labels<ibq::HostSpace>(order, first, n).to_host();
+      if (token_set) {
+        std::vector<std::int32_t> t, l;
+        token_set->read(first, n, t, l);
+        IBQ_CHECK(l == labels, "input.tokens '" << tokens_path << "': the labels of images [" << first << ", "
+                                                << first + n << ") differ from the " << split
+                                                << " split's: the tokens are of another set or order");
+        tokens = ibq::Tensor<std::int32_t>::from_host({n, token_set->info().grid_h, token_set->info().grid_w}, t);
+      } else {
+        tokens = model.encode(set.batch<float>(order, first, n));
+      }
       usage.update(tokens);
       const auto recon = ibq::to_uint8_nhwc(model.decode(tokens));
       const auto orig = ibq::image_set_nhwc(set, first, n);
+      if (!images_path.empty()) {
+        all_recon.insert(all_recon.end(), recon.begin(), recon.end());
+        all_labels.insert(all_labels.end(), labels.begin(), labels.end());
+      }
       const ibq::index_t per = H * W * C;
       for (ibq::index_t i = 0; i < n; ++i) {
         const double p = ibq::metrics::psnr(orig.data() + i * per, recon.data() + i * per, H, W, C);
@@ -121,6 +144,15 @@ int main(int argc, char** argv) {
       const auto g = ibq::image_grid(grid_rows, cols, H, W, C, args.get<int>("output.grid_scale"));
       ibq::write_png(grid_path, g.pixels, g.height, g.width, int(C));
       std::cout << "grid written to " << grid_path << "\n";
+    }
+    if (!images_path.empty()) {
+      ibq::ImageSet out;
+      out.count = set.count, out.channels = C, out.height = H, out.width = W;
+      out.pixels.resize(all_recon.size());
+      ibq::detail::nhwc_to_nchw(all_recon.data(), set.count, C, H * W, out.pixels.data());
+      out.labels = all_labels;
+      ibq::write_image_shard(images_path, out, "ibq-reconstruct of " + ckpt + (token_set ? " from " + tokens_path : ""));
+      std::cout << "reconstructions written to " << images_path << "\n";
     }
     const std::string json = args.get<std::string>("output.json");
     if (!json.empty()) {

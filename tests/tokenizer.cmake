@@ -39,6 +39,13 @@ set_tests_properties("drivers: quickstart tokenizer keeps >= 90% of the codebook
 # Heavy driver runs use both cores; running them beside each other only makes them time out.
 set_tests_properties("drivers: tokenizer trains on Fashion-MNIST and ibq-reconstruct reports PSNR, SSIM, utilisation"
   PROPERTIES RUN_SERIAL TRUE)
+if(TARGET ibq-tokenize)
+  add_test(NAME "drivers: ibq-tokenize on 1 and 2 ranks, shards and append; decoded tokens equal ibq-reconstruct's images"
+           COMMAND bash ${_run}/tokenize_roundtrip.sh ${_tok} ${_rec} $<TARGET_FILE:ibq-tokenize> ${_scratch}/tokenize
+                   ${CMAKE_SOURCE_DIR})
+  set_tests_properties("drivers: ibq-tokenize on 1 and 2 ranks, shards and append; decoded tokens equal ibq-reconstruct's images"
+    PROPERTIES LABELS "integration;mpi" TIMEOUT 900)
+endif()
 add_test(NAME "drivers: tokenizer under mpirun: 2-rank checkpoints resume on 1 and 4 ranks; a signal stops every rank"
          COMMAND bash ${_run}/tokenizer_mpi.sh ${_tok} ${_scratch}/tok-mpi ${CMAKE_SOURCE_DIR})
 set_tests_properties("drivers: tokenizer under mpirun: 2-rank checkpoints resume on 1 and 4 ranks; a signal stops every rank"

@@ -14,9 +14,11 @@
 
 #include "cli.hpp"
 #include "ibq/data/image_set.hpp"
+#include "ibq/io/checkpoint.hpp"
 #include "ibq/io/image_shard.hpp"
 #include "ibq/io/shard_names.hpp"
 #include "ibq/models/tokenizer.hpp"
+#include "ibq/optim/adam.hpp"
 
 namespace ibq::cli {
 
@@ -159,6 +161,38 @@ inline std::unique_ptr<ImageSource> load_tokenizer_images(const Args& a, const s
   scale_to_unit_range(*set);
   set->truncate(a.get<long>(split == "train" ? "data.train_limit" : "data.test_limit"));
   return set;
+}
+
+// A tokenizer rebuilt from a checkpoint: the model and data options from the configuration stored in it
+// (so images are prepared exactly as in training), and its EMA weights (the reference's evaluation
+// weights) or its raw parameters.
+struct CheckpointTokenizer {
+  Args stored;
+  TokenizerConfig config;
+  std::unique_ptr<Tokenizer<float>> model;
+};
+
+inline CheckpointTokenizer load_checkpoint_tokenizer(const std::string& prog, const std::string& ckpt,
+                                                     const std::string& weights) {
+  IBQ_CHECK(!ckpt.empty(), "input.checkpoint is required (a ckpt-*.h5 file written by ibq-train-tokenizer)");
+  IBQ_CHECK(std::filesystem::exists(ckpt), "input.checkpoint '" << ckpt << "' does not exist");
+  IBQ_CHECK(weights == "ema" || weights == "params", "input.weights must be ema or params, got '" << weights << "'");
+  Options stored_opt(prog, "");
+  add_data_options(stored_opt);
+  add_model_options(stored_opt);
+  CheckpointTokenizer t{stored_opt.parse_text(h5::File(ckpt, h5::File::Mode::read).attr_string("/", "config"),
+                                              "'" + ckpt + "'"),
+                        {}, nullptr};
+  t.config = tokenizer_config(t.stored);
+  t.model = std::make_unique<Tokenizer<float>>(t.config, 0);
+  Tensor<float> ema({t.model->store().num_params()});
+  load_checkpoint(ckpt, "tokenizer", t.model->store(), static_cast<Adam<float>*>(nullptr),
+                  weights == "ema" ? &ema : nullptr);
+  if (weights == "ema") {
+    t.model->store().flat_values().copy_from_(ema);
+    t.model->store().mark_values_modified();
+  }
+  return t;
 }
 
 }  // namespace ibq::cli

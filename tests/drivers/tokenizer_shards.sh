@@ -13,7 +13,7 @@ common=(--config "$src/experiments/quickstart.ini" --model.ch=16 --train.steps=8
 train() {  # train NAME ARGS...: the log's step lines without their wall-clock field
   local name=$1; shift
   "$tok" "${common[@]}" --output.dir="$dir/$name" "$@" > "$dir/$name.log" 2>&1 || fail "$name: $(cat "$dir/$name.log")"
-  grep "^step " "$dir/$name.log" | sed 's/ elapsed_s .*//' > "$dir/$name.steps"
+  grep "^step " "$dir/$name.log" | sed 's/ img_per_s .*//' > "$dir/$name.steps"
   [ "$(wc -l < "$dir/$name.steps")" = 4 ] || fail "$name logged $(wc -l < "$dir/$name.steps") step lines: $(cat "$dir/$name.log")"
 }
 shards=(--data.source=shards --data.train="$dir/shards/fm.h5" --data.test="$dir/shards/fm.h5")

@@ -11,6 +11,7 @@
 // switched off so a driver prints one line, not a page.
 #pragma once
 
+#include <algorithm>
 #include <hdf5.h>
 #include <unistd.h>
 
@@ -125,6 +126,43 @@ class File {
     for (hsize_t d : dims) n *= d;
     IBQ_CHECK(n == data.size(), "HDF5 write '" << name << "': " << data.size() << " values for " << n << " elements");
     write(name, data.data(), dims, compress_level);
+  }
+
+  // A chunked, compressed dataset of rows of shape row_dims that grows along its first axis (append_rows):
+  // token datasets are written a batch at a time and can be appended to later.
+  template <class T>
+  void create_rows(const std::string& name, const std::vector<hsize_t>& row_dims, hsize_t chunk_rows,
+                   int compress_level = 4) {
+    std::vector<hsize_t> dims{0}, max{H5S_UNLIMITED}, chunk{std::max<hsize_t>(1, chunk_rows)};
+    for (hsize_t d : row_dims) dims.push_back(d), max.push_back(d), chunk.push_back(d);
+    Handle space(H5Screate_simple(int(dims.size()), dims.data(), max.data()), H5Sclose);
+    Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+    H5Pset_chunk(dcpl, int(chunk.size()), chunk.data());
+    if (compress_level > 0) H5Pset_deflate(dcpl, unsigned(compress_level));
+    IBQ_CHECK(!exists(name), "HDF5 '" << path_ << "': dataset '" << name << "' already exists");
+    Handle ds(H5Dcreate2(id_, name.c_str(), native_type<T>(), space, lcpl, dcpl, H5P_DEFAULT), H5Dclose);
+    IBQ_CHECK(ds.ok(), "HDF5 '" << path_ << "': cannot create dataset '" << name << "'");
+  }
+  // Appends count rows (count x the row size values) to a dataset made by create_rows.
+  template <class T>
+  void append_rows(const std::string& name, const T* data, hsize_t count) {
+    if (count == 0) return;
+    auto d = dims(name);
+    const hsize_t first = d[0];
+    d[0] += count;
+    Handle ds(open_dataset(name), H5Dclose);
+    IBQ_CHECK(H5Dset_extent(ds, d.data()) >= 0,
+              "HDF5 '" << path_ << "': '" << name << "' cannot grow (it was not written as an extendible dataset)");
+    Handle file_space(H5Dget_space(ds), H5Sclose);
+    std::vector<hsize_t> start(d.size(), 0), extent(d);
+    start[0] = first;
+    extent[0] = count;
+    H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start.data(), nullptr, extent.data(), nullptr);
+    Handle mem_space(H5Screate_simple(int(extent.size()), extent.data(), nullptr), H5Sclose);
+    IBQ_CHECK(H5Dwrite(ds, native_type<T>(), mem_space, file_space, H5P_DEFAULT, data) >= 0,
+              "HDF5 '" << path_ << "': appending to '" << name << "' failed (disk full?)");
   }
 
   std::vector<hsize_t> dims(const std::string& name) const {
