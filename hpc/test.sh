@@ -8,6 +8,8 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 preset=${1:-default}
+# The suite starts a real single-node SLURM cluster: install SLURM and munge too (seconds from Debian).
+[ "$preset" = default ] && bash "$here/hpc/setup.sh" --with-slurm
 bash "$here/hpc/build.sh" "$preset"
 cd "$here"
 unset OPENBLAS_CORETYPE
