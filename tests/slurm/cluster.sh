@@ -104,7 +104,7 @@ grep -q "^step 60/400" "$d/preempt.out" || fail "job $b did not start training: 
 scancel --batch --signal=USR1 "$b" || fail "scancel --signal failed"
 # slurmctld starts a requeued job again only after the old instance is cleaned up (about 2-3 minutes
 # here); releasing it earlier makes the new job step fail to launch, so the test waits.
-wait_done "$b" 240 || fail "job $b ended $(state "$b"): $(tail -30 "$d/preempt.out")"
+wait_done "$b" 420 || fail "job $b ended $(state "$b"): $(tail -30 "$d/preempt.out")"
 out=$d/preempt.out
 grep -q "signal received: asking the job step to checkpoint" "$out" || fail "the batch shell saw no signal: $(cat "$out")"
 stop=$(grep -o "stopped by SIGUSR1 at step [0-9]*" "$out" | grep -o "[0-9]*$")
