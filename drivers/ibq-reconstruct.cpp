@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
               "output.images '" << images_path << "' exists; pass --output.overwrite=true to replace it");
 
     ibq::cli::Runtime runtime(args.get<int>("runtime.threads"));
+    runtime.require_single_process(prog);
     const auto loaded = ibq::cli::load_checkpoint_tokenizer(prog, ckpt, weights);
     const auto& stored = loaded.stored;
     const auto& model_cfg = loaded.config;

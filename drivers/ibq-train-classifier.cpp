@@ -72,6 +72,7 @@ int main(int argc, char** argv) {
     if (!parent.empty()) std::filesystem::create_directories(parent);
 
     ibq::cli::Runtime runtime(args.get<int>("runtime.threads"));
+    runtime.require_single_process(prog);
     std::cerr << prog << ": " << ibq::cli::Runtime::describe() << "\n";
     auto train_set = ibq::load_fashion_mnist(args.get<std::string>("data.dir"), "train");
     auto test_set = ibq::load_fashion_mnist(args.get<std::string>("data.dir"), "test");

@@ -68,6 +68,12 @@ class Runtime {
   }
 
   const dist::Communicator& comm() const { return comm_; }
+  // For drivers that run on one process: under mpirun/srun with several ranks they would all do the
+  // same work and write the same files.
+  void require_single_process(const std::string& program) const {
+    IBQ_CHECK(!comm_.distributed(), program << " runs on one process, but it was started on " << comm_.size()
+                                            << " MPI ranks; run it without mpirun/srun (or with -n 1)");
+  }
   // This process's rank once a Runtime started with several ranks (else -1): run_main's error handler
   // uses it to stop every rank.
   static int& distributed_rank() {

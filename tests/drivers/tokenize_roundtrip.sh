@@ -53,4 +53,7 @@ h5diff "$dir/rec_images.h5" "$dir/rec_tokens.h5" /images /images || fail "decode
 diff <(grep PSNR "$dir/rec1.log") <(grep PSNR "$dir/rec2.log") || fail "metrics differ"
 out=$("$rec" "${base[@]}" --data.limit=100 --input.tokens="$dir/one.h5" 2>&1) && fail "a mismatched token set was decoded"
 echo "$out" | grep -q "holds 250 grids" || fail "mismatch message: $out"
+# Single-process drivers refuse to run on several ranks (they would all write the same files).
+out=$(mpirun -np 2 "$rec" "${common[@]}" --runtime.threads=1 2>&1) && fail "ibq-reconstruct ran on 2 ranks: $out"
+echo "$out" | grep -q "ibq-reconstruct runs on one process, but it was started on 2 MPI ranks" || fail "no refusal: $out"
 echo "tokens: 1 rank = 2 ranks (3 shards) = append; decoded tokens = ibq-reconstruct's images ($(grep PSNR "$dir/rec2.log"))"

@@ -156,11 +156,7 @@ class File {
     IBQ_CHECK(H5Dset_extent(ds, d.data()) >= 0,
               "HDF5 '" << path_ << "': '" << name << "' cannot grow (it was not written as an extendible dataset)");
     Handle file_space(H5Dget_space(ds), H5Sclose);
-    std::vector<hsize_t> start(d.size(), 0), extent(d);
-    start[0] = first;
-    extent[0] = count;
-    H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start.data(), nullptr, extent.data(), nullptr);
-    Handle mem_space(H5Screate_simple(int(extent.size()), extent.data(), nullptr), H5Sclose);
+    Handle mem_space(select_rows(file_space, d, first, count), H5Sclose);
     IBQ_CHECK(H5Dwrite(ds, native_type<T>(), mem_space, file_space, H5P_DEFAULT, data) >= 0,
               "HDF5 '" << path_ << "': appending to '" << name << "' failed (disk full?)");
   }
@@ -201,11 +197,7 @@ class File {
     if (count == 0) return out;
     Handle ds(open_dataset(name), H5Dclose);
     Handle file_space(H5Dget_space(ds), H5Sclose);
-    std::vector<hsize_t> start(d.size(), 0), extent(d);
-    start[0] = first;
-    extent[0] = count;
-    H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start.data(), nullptr, extent.data(), nullptr);
-    Handle mem_space(H5Screate_simple(int(extent.size()), extent.data(), nullptr), H5Sclose);
+    Handle mem_space(select_rows(file_space, d, first, count), H5Sclose);
     IBQ_CHECK(H5Dread(ds, native_type<T>(), mem_space, file_space, H5P_DEFAULT, out.data()) >= 0,
               "HDF5 '" << path_ << "': reading rows of '" << name << "' failed (corrupt file?)");
     return out;
@@ -282,6 +274,15 @@ class File {
 
  private:
   // Raw ids: callers own them through a Handle.
+  // Selects rows [first, first + count) along the first axis of file_space (a dataset of dims d) and
+  // returns the matching memory dataspace.
+  static hid_t select_rows(hid_t file_space, std::vector<hsize_t> d, hsize_t first, hsize_t count) {
+    std::vector<hsize_t> start(d.size(), 0);
+    start[0] = first;
+    d[0] = count;
+    H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start.data(), nullptr, d.data(), nullptr);
+    return H5Screate_simple(int(d.size()), d.data(), nullptr);
+  }
   hid_t open_dataset(const std::string& name) const {
     IBQ_CHECK(exists(name), "HDF5 '" << path_ << "': no dataset '" << name << "'");
     const hid_t ds = H5Dopen2(id_, name.c_str(), H5P_DEFAULT);
