@@ -9,7 +9,10 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 preset=${1:-default}
 # The suite starts a real single-node SLURM cluster: install SLURM and munge too (seconds from Debian).
-[ "$preset" = default ] && bash "$here/hpc/setup.sh" --with-slurm
+# If SLURM cannot be installed, the build still goes on and that test reports itself skipped, with the reason.
+if [ "$preset" = default ]; then
+  bash "$here/hpc/setup.sh" --with-slurm || echo "[test] SLURM could not be installed: the SLURM cluster test will be skipped"
+fi
 bash "$here/hpc/build.sh" "$preset"
 cd "$here"
 unset OPENBLAS_CORETYPE

@@ -102,8 +102,18 @@ b=$(submit preempt) || fail "sbatch refused the second job"
 for i in $(seq 600); do grep -q "^step 60/400" "$d/preempt.out" 2>/dev/null && break; sleep 0.1; done
 grep -q "^step 60/400" "$d/preempt.out" || fail "job $b did not start training: $(tail "$d/preempt.out")"
 scancel --batch --signal=USR1 "$b" || fail "scancel --signal failed"
-# slurmctld starts a requeued job again only after the old instance is cleaned up (about 2-3 minutes
-# here); releasing it earlier makes the new job step fail to launch, so the test waits.
+# slurmctld holds a requeued job back for two minutes (Reason=BeginTime). Once the old instance is gone
+# (the job pending, no slurmstepd of it left, its PMIx socket removed) the test releases it, as an
+# operator would with `scontrol update JobId=... StartTime=now`. Released earlier, the new step cannot
+# bind the old step's PMIx socket and fails to launch.
+for i in $(seq 900); do
+  if [ "$(state "$b")" = PENDING ] && ! pgrep -f "^slurmstepd: \[$b\." > /dev/null &&
+     ! ls "$d/spool/" 2>/dev/null | grep -q "pmix.$b\."; then
+    sleep 2
+    scontrol update JobId="$b" StartTime=now && break
+  fi
+  sleep 0.2
+done
 wait_done "$b" 420 || fail "job $b ended $(state "$b"): $(tail -30 "$d/preempt.out")"
 out=$d/preempt.out
 grep -q "signal received: asking the job step to checkpoint" "$out" || fail "the batch shell saw no signal: $(cat "$out")"
