@@ -393,13 +393,13 @@ class TokenizerTrainer {
   }
 
   // Rank 0 gets the codes of every rank's real images (for codebook usage); other ranks keep theirs.
+  // A single process keeps its tensor as it is (no copy through the host on a hot path).
   Tensor<std::int32_t> gather_indices(const Tensor<std::int32_t, Space>& local, bool placeholder) const {
-    auto host = Tensor<std::int32_t>::from_host(local.shape(), local.to_host());
-    if (!comm_.distributed()) return host;
-    std::vector<std::int32_t> mine = placeholder ? std::vector<std::int32_t>{} : host.to_host();
+    if (!comm_.distributed()) return local;
+    std::vector<std::int32_t> mine = placeholder ? std::vector<std::int32_t>{} : local.to_host();
     std::vector<std::int32_t> all;
     timed([&] { all = comm_.gather_to_root(mine); });
-    if (!comm_.root()) return host;
+    if (!comm_.root()) return local;
     return Tensor<std::int32_t>::from_host({index_t(all.size())}, all);
   }
 
