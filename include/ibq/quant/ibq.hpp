@@ -11,10 +11,13 @@
 // one_hot = hard - sg(softmax) + softmax, z_q = one_hot E. Its forward value is E[ind], but its gradient
 // reaches every code through the softmax, which is what keeps all K codes in use.
 //
-// This version composes the tape's ops and so materialises several N x K tensors (logits, softmax, the
-// one-hot and its straight-through sum, and for the entropy loss two more). That is the reference for
-// correctness; a fused path (gather for z_q, G E^T as one GEMM, probabilities kept or recomputed in
-// chunks) is still to come and is what K = 2^18 needs.
+// Two implementations of the N x K part (logits, softmax straight-through, entropy), chosen by cfg.fused:
+// - fused (default, quant/ibq_fused.hpp): row blocks of logits reduced in place and recomputed in backward;
+//   no N x K tensor, which is what K = 2^18 needs.
+// - plain: the tape's ops, term for term as the reference writes them. It materialises several N x K
+//   tensors (logits, softmax, the one-hot and its straight-through sum, and for the entropy loss two more)
+//   and stays as the reference the fused path is tested against.
+// Both feed the same [N, D]-sized loss terms below.
 //
 // Loss placement: beta_on_codebook = true (default) is the released code, beta on the codebook term
 // mean((z_q2 - sg z)^2); false is the paper's Eq. 10, beta on the commitment term mean((sg z_q2 - z)^2).
@@ -29,6 +32,7 @@
 
 #include "ibq/nn/layer.hpp"
 #include "ibq/ops/all.hpp"
+#include "ibq/quant/ibq_fused.hpp"
 
 namespace ibq {
 
@@ -42,6 +46,8 @@ struct IbqConfig {
   double entropy_temperature = 0.01;
   double sample_entropy_weight = 1.0;
   double batch_entropy_weight = 1.0;
+  bool fused = true;             // false: the plain reference path (every N x K tensor held)
+  index_t fused_block_rows = 0;  // fused: rows of logits per tile (0: automatic, about 2^22 logits)
 };
 
 // Entropy Vars are undefined when cfg.use_entropy is false. quant_loss and the entropy terms have shape [1].
@@ -93,12 +99,30 @@ IbqOutput<T, Space> ibq_quantize(const Var<T, Space>& z, const Var<T, Space>& co
   IbqOutput<T, Space> out;
   // Rows of zf in b-h-w raster order: the order of the returned indices and of the AR sequence.
   auto zf = reshape(permute(z, {0, 2, 3, 1}), {N, D});
-  auto logits = matmul(zf, codebook, false, /*trans_b=*/true);  // [N, K], temperature 1, no normalisation
-  auto soft = softmax(logits, 1);
-  out.indices = argmax(soft.value(), 1);  // as the code: argmax of the softmax (ties: lowest index)
-  auto hard = tape.leaf(one_hot<T>(out.indices, K));
-  auto st = hard - stop_gradient(soft) + soft;
-  out.z_q = permute(reshape(matmul(st, codebook), {B, H, W, D}), {0, 3, 1, 2});
+  Var<T, Space> zq_rows, pbar;  // [N, D] and [K]
+  if (cfg.fused) {
+    auto f = ibq_fused(zf, codebook, {cfg.use_entropy, cfg.entropy_temperature, cfg.fused_block_rows});
+    out.indices = f.indices;  // argmax of the logits (ties: lowest index)
+    zq_rows = f.z_q;
+    out.sample_entropy = f.sample_entropy;
+    pbar = f.pbar;
+  } else {
+    auto logits = matmul(zf, codebook, false, /*trans_b=*/true);  // [N, K], temperature 1, no normalisation
+    auto soft = softmax(logits, 1);
+    out.indices = argmax(soft.value(), 1);  // as the code: argmax of the softmax (ties: lowest index)
+    auto hard = tape.leaf(one_hot<T>(out.indices, K));
+    auto st = hard - stop_gradient(soft) + soft;
+    zq_rows = matmul(st, codebook);
+    if (cfg.use_entropy) {
+      // MAGVIT-v2's compute_entropy_loss, term for term (including the +1e-5 inside log_softmax).
+      auto scaled = logits / cfg.entropy_temperature;
+      auto p = softmax(scaled, 1);
+      auto logp = log_softmax(scaled + 1e-5, 1);
+      out.sample_entropy = mean(-sum(p * logp, 1));
+      pbar = mean(p, 0);
+    }
+  }
+  out.z_q = permute(reshape(zq_rows, {B, H, W, D}), {0, 3, 1, 2});
   auto zq2 = embedding(codebook, out.indices);  // [N, D] = hard E, no soft path
 
   // Every mean is over all B*D*H*W elements, so terms 2 and 3 can compare in the [N, D] layout.
@@ -109,14 +133,8 @@ IbqOutput<T, Space> ibq_quantize(const Var<T, Space>& z, const Var<T, Space>& co
   out.quant_loss = loss + codebook_w * mse_loss(zq2, stop_gradient(zf));
 
   if (cfg.use_entropy) {
-    // MAGVIT-v2's compute_entropy_loss, term for term (including the +1e-5 inside log_softmax).
-    const double eps = 1e-5;
-    auto scaled = logits / cfg.entropy_temperature;
-    auto p = softmax(scaled, 1);
-    auto logp = log_softmax(scaled + eps, 1);
-    out.sample_entropy = mean(-sum(p * logp, 1));
-    auto pbar = batch_mean ? batch_mean(mean(p, 0)) : mean(p, 0);
-    out.batch_entropy = -sum(pbar * log(pbar + eps));
+    if (batch_mean) pbar = batch_mean(pbar);
+    out.batch_entropy = -sum(pbar * log(pbar + 1e-5));
     out.entropy_loss = cfg.sample_entropy_weight * out.sample_entropy - cfg.batch_entropy_weight * out.batch_entropy;
   }
   return out;
@@ -148,13 +166,16 @@ struct IbqQuantizer {
   }
 
   // Tokens only (encoding): argmax_k z.E_k per position, [B*H*W] in raster order. The same codes as
-  // forward() (the softmax is monotone) without its N x K softmax, one-hot and losses.
+  // forward() (the softmax is monotone) without its softmax straight-through and losses.
   Tensor<std::int32_t, Space> indices(const Var<T, Space>& z) const {
     const Shape zs = z.shape();
     IBQ_CHECK(zs.rank == 4 && zs.dims[1] == cfg.embed_dim,
               "IbqQuantizer::indices: z must be [B, " << cfg.embed_dim << ", H, W], got " << zs);
     auto zf = reshape(permute(z, {0, 2, 3, 1}), {zs.dims[0] * zs.dims[2] * zs.dims[3], cfg.embed_dim});
-    return argmax(matmul(zf, store->param(z.tape(), embedding_weight), false, /*trans_b=*/true).value(), 1);
+    auto e = store->param(z.tape(), embedding_weight);
+    if (cfg.fused)  // tile by tile, so that tokenising with K = 2^18 holds no N x K logits either
+      return detail::ibq_fused_forward(zf.value(), e.value(), {false, 1.0, cfg.fused_block_rows}).indices;
+    return argmax(matmul(zf, e, false, /*trans_b=*/true).value(), 1);
   }
 
   // get_codebook_entry: indices [B*H*W] in raster order -> E[indices] as [B, D, H, W].
