@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_util.hpp"
 #include "ibq/core/process_env.hpp"
 #include "ibq/core/random.hpp"
 #include "ibq/linalg/gemm.hpp"
@@ -25,26 +26,8 @@ using Space = ibq::DefaultSpace;
 using TensorF = ibq::Tensor<float, Space>;
 using ibq::index_t;
 
-double median_seconds(const std::function<void()>& fn, int reps) {
-  fn();  // warm-up: page faults, BLAS buffers, thread start-up
-  Kokkos::fence();
-  std::vector<double> t;
-  for (int i = 0; i < reps; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    fn();
-    Kokkos::fence();
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
-
-TensorF random_f(const ibq::Shape& s, std::uint64_t seed, double scale = 1.0) {
-  std::vector<float> v(s.numel());
-  const ibq::Rng rng{seed, 3};
-  for (std::size_t i = 0; i < v.size(); ++i) v[i] = float(scale * (2 * rng.uniform(i) - 1));
-  return TensorF::from_host(s, v);
-}
+using bench::median_seconds;
+using bench::random_f;
 
 struct ConvShape {
   const char* label;  // must match bench/peer_torch.py
@@ -55,35 +38,14 @@ struct ConvShape {
   }
 };
 
-// Extracts "key": number from the peer's one-line JSON object (flat, numbers only are looked up).
-std::map<std::string, double> parse_flat_json(const std::string& s) {
-  std::map<std::string, double> out;
-  std::size_t pos = 0;
-  while ((pos = s.find('"', pos)) != std::string::npos) {
-    const std::size_t end = s.find('"', pos + 1);
-    if (end == std::string::npos) break;
-    const std::string key = s.substr(pos + 1, end - pos - 1);
-    std::size_t v = s.find_first_not_of(" :", end + 1);
-    pos = end + 1;
-    if (v == std::string::npos || s[v] == '"') continue;
-    char* stop = nullptr;
-    const double d = std::strtod(s.c_str() + v, &stop);
-    if (stop != s.c_str() + v) out[key] = d;
-  }
-  return out;
-}
-
 std::string run_peer(int threads, int reps, bool quick) {
   const std::string cmd = std::string("/usr/bin/python3 ") + IBQ_SOURCE_DIR + "/bench/peer_torch.py --threads " +
                           std::to_string(threads) + " --reps " + std::to_string(reps) + (quick ? " --quick" : "");
   std::printf("peer: %s\n", cmd.c_str());
   std::fflush(stdout);
-  std::string text;
-  if (FILE* p = popen(cmd.c_str(), "r")) {
-    char buf[4096];
-    while (std::fgets(buf, sizeof buf, p)) text += buf;
-    if (pclose(p) != 0) std::printf("peer: exited with an error; torch columns left empty\n");
-  }
+  bool ok = false;
+  std::string text = bench::run_command(cmd, ok);
+  if (!ok) std::printf("peer: exited with an error; torch columns left empty\n");
   return text;
 }
 }  // namespace
@@ -189,7 +151,7 @@ int main(int argc, char** argv) {
   std::map<std::string, double> torch;
   if (peer) {
     std::printf("\n");
-    torch = parse_flat_json(run_peer(threads, reps, quick));
+    torch = bench::parse_flat_json(run_peer(threads, reps, quick));
     if (torch.count("threads")) std::printf("peer: torch with %g threads, mkldnn %g\n", torch["threads"], torch["mkldnn"]);
   }
   std::printf("\n| case | ibq GFLOP/s | torch GFLOP/s | ibq/torch | ibq/peak |\n|---|---|---|---|---|\n");

@@ -1,8 +1,9 @@
 #!/bin/bash
-# Runs bench_gemm_conv reproducibly: N OpenMP threads, one per core (spread), OpenBLAS's own CPU detection.
+# Runs a benchmark reproducibly: N OpenMP threads, one per core (spread), OpenBLAS's own CPU detection.
 #
-#   bench/run_bench.sh [THREADS] [extra bench args]      # default: 2 threads, with the PyTorch peer
-#   BUILD=build/h-mine bench/run_bench.sh 2 --quick
+#   bench/run_bench.sh [THREADS] [BENCH] [extra bench args]   # default: 2 threads, bench_gemm_conv with its peer
+#   bench/run_bench.sh 2 ibq_quantizer --k 1024,16384           # any binary of bench/ (they run their peers)
+#   BUILD=build/h-mine bench/run_bench.sh 2 bench_gemm_conv --quick
 #   IBQ_BENCH_MALLOC=default bench/run_bench.sh 2        # glibc's default malloc (see below)
 #
 # OPENBLAS_CORETYPE is unset on purpose: some environments export Haswell, which halves OpenBLAS (and
@@ -12,9 +13,11 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 build="${BUILD:-$here/../build}"
 threads="${1:-2}"
 shift || true
-bin="$build/bin/bench_gemm_conv"
+name=bench_gemm_conv
+if [[ $# -gt 0 && "$1" != -* ]]; then name=$1; shift; fi
+bin="$build/bin/$name"
 if [[ ! -x "$bin" ]]; then
-  echo "run_bench.sh: $bin not found; configure with -DIBQ_BUILD_BENCH=ON and build the bench_gemm_conv target" >&2
+  echo "run_bench.sh: $bin not found; configure with -DIBQ_BUILD_BENCH=ON and build the $name target" >&2
   exit 1
 fi
 if [[ -n "${OPENBLAS_CORETYPE:-}" ]]; then
@@ -33,6 +36,9 @@ if [[ "${IBQ_BENCH_MALLOC:-warm}" == warm ]]; then
 else
   echo "run_bench.sh: glibc's default malloc (fresh large blocks are page-faulted in on every allocation)"
 fi
-export OMP_NUM_THREADS="$threads" OMP_PROC_BIND=spread OMP_PLACES=threads
+# No pinning by default: measured on these 2-vCPU VMs, OMP_PROC_BIND=spread OMP_PLACES=threads halves the
+# OpenBLAS sgemm rate (133 against 260 GFLOP/s for [1024, 256] x [256, 16384]). Export OMP_PROC_BIND to pin.
+export OMP_NUM_THREADS="$threads" OMP_PROC_BIND=${OMP_PROC_BIND:-false} OMP_PLACES=${OMP_PLACES:-threads}
 echo "run_bench.sh: OMP_NUM_THREADS=$OMP_NUM_THREADS OMP_PROC_BIND=$OMP_PROC_BIND OMP_PLACES=$OMP_PLACES"
-exec "$bin" --peer "$@"
+if [[ $name == bench_gemm_conv ]]; then set -- --peer "$@"; fi
+exec "$bin" "$@"

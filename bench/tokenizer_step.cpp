@@ -1,80 +1,227 @@
-// tokenizer_step — time of one tokenizer training step (forward, L1 + quantizer losses, backward, Adam),
-// to size configurations. The comparison against a PyTorch reference of the same model comes with issue 6.
+// tokenizer_step — one tokenizer training step (forward, L1 + quantizer losses, backward, Adam) against a
+// PyTorch reference of the same model in the same run, with peak memory and where the time goes.
 //
+//   bench/run_bench.sh 2 tokenizer_step                 # quickstart and mid-size presets, with the torch peer
+//   build/bin/tokenizer_step --preset mid [--reps 5] [--no-peer]
 //   build/bin/tokenizer_step --ch 32 --mult 1,2,2 --blocks 1 --attn 8 --res 32 --in 1 --z 64 --d 64 --k 1024 --batch 64
-#include <algorithm>
-#include <chrono>
+//
+// Presets: quickstart = experiments/quickstart.ini's model and batch (32x32x1, ch 32, K = 1024, D = 64, batch
+// 16); mid = 64x64 RGB, ch 64 x (1, 2, 2), 2 blocks a level, attention at 16x16, and the reference quantizer
+// (16x16 tokens, K = 16384, D = 256) at batch 4, i.e. the reference's N = 1024 tokens per device.
+// Every configuration runs in its own process (peak resident memory is per process): the step's median over
+// --reps after a warm-up, then one more step with the tape's profile on (autodiff/op_profile.hpp), which
+// splits the time into conv / norm / attention / quantizer / other, forward and backward, and Adam.
+// The PyTorch peer is bench/tokenizer_step_torch.py with the same configuration and thread count.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include "ibq/core/process_env.hpp"
+#include "bench_util.hpp"
 #include "ibq/core/host_memory.hpp"
+#include "ibq/core/process_env.hpp"
 #include "ibq/models/tokenizer.hpp"
 #include "ibq/optim/adam.hpp"
 
 namespace {
-std::vector<ibq::index_t> list(const char* s) {
-  std::vector<ibq::index_t> v;
+using ibq::index_t;
+
+struct Config {
+  std::string name = "custom";
+  long ch = 32, blocks = 1, res = 32, in = 1, z = 64, d = 64, k = 1024, batch = 16, groups = 8;
+  std::string mult = "1,2,2", attn = "";
+  std::string args() const {
+    std::ostringstream s;
+    s << " --ch " << ch << " --mult " << mult << " --blocks " << blocks << " --attn '" << attn << "' --res " << res
+      << " --in " << in << " --z " << z << " --d " << d << " --k " << k << " --batch " << batch << " --groups "
+      << groups;
+    return s.str();
+  }
+};
+
+Config preset(const std::string& name) {
+  Config c;
+  c.name = name;
+  if (name == "quickstart") return c;
+  if (name == "mid") {
+    c.ch = 64, c.mult = "1,2,2", c.blocks = 2, c.attn = "16", c.res = 64, c.in = 3, c.z = 256, c.d = 256;
+    c.k = 16384, c.batch = 4, c.groups = 32;
+    return c;
+  }
+  std::fprintf(stderr, "tokenizer_step: unknown preset '%s' (quickstart or mid)\n", name.c_str());
+  std::exit(2);
+}
+
+std::vector<index_t> list(const std::string& s) {
+  std::vector<index_t> v;
   std::stringstream ss(s);
   std::string item;
   while (std::getline(ss, item, ',')) if (!item.empty()) v.push_back(std::stol(item));
   return v;
 }
-}  // namespace
 
-int main(int argc, char** argv) {
-  ibq::settle_process_environment(argv);  // OpenBLAS kernel + OpenMP spin, before they are read
+// Which part of the model an op's time belongs to.
+std::string op_class(const std::string& region, const std::string& op) {
+  if (region == "quantizer") return "quantizer";
+  if (op == "conv2d") return "conv";
+  if (op == "group_norm") return "norm";
+  if (op == "attention") return "attention";
+  return "other";
+}
+
+int run_child(const Config& c, int reps) {
   ibq::keep_host_memory_warm();
-  Kokkos::ScopeGuard kokkos(argc, argv);
   ibq::TokenizerConfig cfg;
-  ibq::index_t batch = 64;
-  int reps = 5;
-  cfg.ae.ch = 32, cfg.ae.ch_mult = {1, 2, 2}, cfg.ae.num_res_blocks = 1, cfg.ae.attn_resolutions = {8};
-  cfg.ae.resolution = 32, cfg.ae.in_channels = cfg.ae.out_ch = 1, cfg.ae.z_channels = 64;
-  cfg.codebook_size = 1024, cfg.embed_dim = 64;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string k = argv[i];
-    const char* v = argv[i + 1];
-    if (k == "--ch") cfg.ae.ch = std::atol(v);
-    else if (k == "--mult") cfg.ae.ch_mult = list(v);
-    else if (k == "--blocks") cfg.ae.num_res_blocks = std::atol(v);
-    else if (k == "--attn") cfg.ae.attn_resolutions = list(v);
-    else if (k == "--res") cfg.ae.resolution = std::atol(v);
-    else if (k == "--in") cfg.ae.in_channels = cfg.ae.out_ch = std::atol(v);
-    else if (k == "--z") cfg.ae.z_channels = std::atol(v);
-    else if (k == "--d") cfg.embed_dim = std::atol(v);
-    else if (k == "--k") cfg.codebook_size = std::atol(v);
-    else if (k == "--batch") batch = std::atol(v);
-    else if (k == "--groups") cfg.ae.norm_groups = std::atoi(v);
-    else if (k == "--reps") reps = std::atoi(v);
-    else { std::fprintf(stderr, "unknown option %s\n", argv[i]); return 2; }
-  }
+  cfg.ae.ch = c.ch, cfg.ae.ch_mult = list(c.mult), cfg.ae.num_res_blocks = c.blocks, cfg.ae.attn_resolutions = list(c.attn);
+  cfg.ae.resolution = c.res, cfg.ae.in_channels = cfg.ae.out_ch = c.in, cfg.ae.z_channels = c.z;
+  cfg.ae.norm_groups = int(c.groups);
+  cfg.codebook_size = c.k, cfg.embed_dim = c.d;
   ibq::Tokenizer<float> model(cfg, 1);
   ibq::Adam<float> adam(model.store(), {1e-4, 0.5, 0.9});
-  std::vector<float> host(std::size_t(batch * cfg.ae.in_channels * cfg.ae.resolution * cfg.ae.resolution));
+  std::vector<float> host(std::size_t(c.batch * c.in * c.res * c.res));
   for (std::size_t i = 0; i < host.size(); ++i) host[i] = float(std::sin(0.37 * double(i)));
-  auto x = ibq::Tensor<float>::from_host({batch, cfg.ae.in_channels, cfg.ae.resolution, cfg.ae.resolution}, host);
-  std::vector<double> times;
-  for (int r = 0; r <= reps; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
+  auto x = ibq::Tensor<float>::from_host({c.batch, c.in, c.res, c.res}, host);
+  const double base = bench::resident_mib();
+  std::vector<double> adam_s;
+  auto step = [&](ibq::OpProfile* prof) {
     ibq::Tape<float> tape;
+    tape.profile_into(prof);
     auto xin = tape.leaf(x);
     auto out = model.forward(xin, {}, true);
     auto loss = ibq::mean(ibq::abs(out.x_hat - xin)) + out.quant_loss + 0.05 * out.entropy_loss;
     tape.backward(loss);
+    Kokkos::fence();
+    const auto t0 = std::chrono::steady_clock::now();
     adam.step();
     model.store().zero_grad();
     Kokkos::fence();
-    if (r > 0) times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    adam_s.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  };
+  const double t = bench::median_seconds([&] { step(nullptr); }, reps);
+  std::sort(adam_s.begin(), adam_s.end());
+  const double adam_median = adam_s[adam_s.size() / 2];
+  const double peak = bench::peak_resident_mib() - base;
+  ibq::OpProfile prof;
+  step(&prof);
+  std::map<std::string, double> fwd, bwd;
+  for (const auto& [key, s] : prof.forward) fwd[op_class(key.first, key.second)] += s;
+  for (const auto& [key, s] : prof.backward) bwd[op_class(key.first, key.second)] += s;
+  index_t params = 0;
+  for (const auto& [name, n] : ibq::Tokenizer<float>::parameter_counts(cfg)) params += n;
+  std::printf("{\"seconds\": %.6f, \"peak_mib\": %.1f, \"adam_s\": %.6f, \"params\": %ld", t, peak, adam_median,
+              long(params));
+  for (const char* cls : {"conv", "norm", "attention", "quantizer", "other"})
+    std::printf(", \"fwd_%s\": %.6f, \"bwd_%s\": %.6f", cls, fwd[cls], cls, bwd[cls]);
+  std::printf("}\n");
+  return 0;
+}
+
+std::string ms(const std::map<std::string, double>& j, const std::string& key) {
+  const auto it = j.find(key);
+  if (it == j.end()) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.0f", it->second * 1e3);
+  return buf;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  ibq::settle_process_environment(argv);  // OpenBLAS kernel + OpenMP spin, before they are read
+  Kokkos::ScopeGuard kokkos(argc, argv);
+  std::vector<Config> configs;
+  Config custom;
+  bool have_custom = false, child = false, peer = true;
+  int reps = 5;
+  for (int i = 1; i < argc; ++i) {
+    const std::string k = argv[i];
+    if (k == "--no-peer") { peer = false; continue; }
+    if (k == "--child") { child = true; continue; }
+    if (k.rfind("--kokkos", 0) == 0) continue;
+    if (i + 1 >= argc) { std::fprintf(stderr, "tokenizer_step: %s needs a value\n", k.c_str()); return 2; }
+    const std::string v = argv[++i];
+    bool shape = true;
+    if (k == "--preset") configs.push_back(preset(v)), shape = false;
+    else if (k == "--reps") reps = std::max(1, std::atoi(v.c_str())), shape = false;
+    else if (k == "--ch") custom.ch = std::atol(v.c_str());
+    else if (k == "--mult") custom.mult = v;
+    else if (k == "--blocks") custom.blocks = std::atol(v.c_str());
+    else if (k == "--attn") custom.attn = v;
+    else if (k == "--res") custom.res = std::atol(v.c_str());
+    else if (k == "--in") custom.in = std::atol(v.c_str());
+    else if (k == "--z") custom.z = std::atol(v.c_str());
+    else if (k == "--d") custom.d = std::atol(v.c_str());
+    else if (k == "--k") custom.k = std::atol(v.c_str());
+    else if (k == "--batch") custom.batch = std::atol(v.c_str());
+    else if (k == "--groups") custom.groups = std::atol(v.c_str());
+    else { std::fprintf(stderr, "tokenizer_step: unknown option %s (see bench/tokenizer_step.cpp)\n", k.c_str()); return 2; }
+    have_custom = have_custom || shape;
   }
-  std::sort(times.begin(), times.end());
-  ibq::index_t n = 0;
-  for (const auto& [name, c] : ibq::Tokenizer<float>::parameter_counts(cfg)) n += c;
-  std::printf("params %ld  batch %ld  step median %.3f s  (%.1f images/s)\n", long(n), long(batch),
-              times[times.size() / 2], double(batch) / times[times.size() / 2]);
+  if (child) return run_child(custom, reps);
+  if (have_custom) configs.push_back(custom);
+  if (configs.empty()) configs = {preset("quickstart"), preset("mid")};
+
+  const int threads = Kokkos::DefaultExecutionSpace().concurrency();
+  const std::string self = "/proc/" + std::to_string(getpid()) + "/exe";
+  std::printf("host BLAS: %s; Kokkos %s with %d threads; %s\n", ibq::gemm_host_backend(),
+              Kokkos::DefaultExecutionSpace::name(), threads, ibq::settled_environment().c_str());
+  std::printf("\n| config | params | batch | ibq s | torch s | torch / ibq | ibq MiB | torch MiB | ibq MiB / torch |\n"
+              "|---|---|---|---|---|---|---|---|---|\n");
+  std::vector<std::pair<std::map<std::string, double>, std::map<std::string, double>>> results;
+  std::string table;
+  for (const auto& c : configs) {
+    bool ok = false;
+    std::ostringstream cmd;
+    cmd << self << " --child --reps " << reps << c.args();
+    std::fprintf(stderr, "  %s\n", cmd.str().c_str());
+    auto ours = bench::last_json(bench::run_command(cmd.str(), ok));
+    if (!ok) std::fprintf(stderr, "  (failed)\n");
+    std::map<std::string, double> torch;
+    if (peer) {
+      std::ostringstream pc;
+      pc << "/usr/bin/python3 " << IBQ_SOURCE_DIR << "/bench/tokenizer_step_torch.py --threads " << threads
+         << " --reps " << reps << c.args();
+      std::fprintf(stderr, "  %s\n", pc.str().c_str());
+      torch = bench::last_json(bench::run_command(pc.str(), ok));
+      if (!ok) std::fprintf(stderr, "  (torch failed)\n");
+    }
+    auto ratio = [](const std::map<std::string, double>& a, const std::map<std::string, double>& b,
+                    const char* key, const char* fmt) {
+      if (!a.count(key) || !b.count(key)) return std::string("-");
+      char buf[32];
+      std::snprintf(buf, sizeof buf, fmt, a.at(key) / b.at(key));
+      return std::string(buf);
+    };
+    std::printf("| %s | %.0f | %ld | %s | %s | %s | %s | %s | %s |\n", c.name.c_str(),
+                ours.count("params") ? ours["params"] : NAN, c.batch, ms(ours, "seconds").c_str(),
+                ms(torch, "seconds").c_str(), ratio(torch, ours, "seconds", "%.2fx").c_str(),
+                ours.count("peak_mib") ? std::to_string(long(ours["peak_mib"])).c_str() : "-",
+                torch.count("peak_mib") ? std::to_string(long(torch["peak_mib"])).c_str() : "-",
+                ratio(ours, torch, "peak_mib", "%.2f").c_str());
+    results.emplace_back(ours, torch);
+  }
+  std::printf("\n(ibq s and torch s in ms: medians of %d steps)\n", reps);
+  std::printf("\nWhere ibq's time goes (ms, one profiled step: every op fenced and timed):\n\n"
+              "| config | conv fwd/bwd | norm fwd/bwd | attention fwd/bwd | quantizer fwd/bwd | other fwd/bwd | Adam |\n"
+              "|---|---|---|---|---|---|---|\n");
+  for (std::size_t i = 0; i < configs.size(); ++i) {
+    const auto& o = results[i].first;
+    std::printf("| %s |", configs[i].name.c_str());
+    for (const char* cls : {"conv", "norm", "attention", "quantizer", "other"})
+      std::printf(" %s / %s |", ms(o, std::string("fwd_") + cls).c_str(), ms(o, std::string("bwd_") + cls).c_str());
+    std::printf(" %s |\n", ms(o, "adam_s").c_str());
+  }
+  if (peer) {
+    std::printf("\nPyTorch's split (ms, wall clock around each part of the same steps):\n\n"
+                "| config | encoder fwd | quantizer fwd | decoder fwd + loss | backward | Adam |\n|---|---|---|---|---|---|\n");
+    for (std::size_t i = 0; i < configs.size(); ++i) {
+      const auto& t = results[i].second;
+      std::printf("| %s | %s | %s | %s | %s | %s |\n", configs[i].name.c_str(), ms(t, "encoder_s").c_str(),
+                  ms(t, "quantizer_s").c_str(), ms(t, "decoder_s").c_str(), ms(t, "backward_s").c_str(),
+                  ms(t, "adam_s").c_str());
+    }
+  }
+  return 0;
 }

@@ -79,6 +79,9 @@ inline void add_model_options(Options& opt) {
       .add<double>("quant.entropy_temperature", 0.01, "IBQ: temperature of the entropy loss's softmax")
       .add<double>("quant.sample_entropy_weight", 1.0, "IBQ: weight of the per-sample entropy (minimised)")
       .add<double>("quant.batch_entropy_weight", 1.0, "IBQ: weight of the batch-average entropy (maximised)")
+      .add<bool>("quant.fused", true,
+                 "IBQ: fused tiles of logits, no N x K tensor (false: the plain reference path, several N x K tensors)")
+      .add<long>("quant.fused_block_rows", 0, "IBQ fused: rows of logits per tile (0: automatic, about 2^21 logits)")
       .add<bool>("quant.vq_legacy", true, "VQ: beta on the codebook term (taming's default)")
       .add<bool>("quant.vq_l2_normalize", false, "VQ: normalise z and codes for the distance only");
 }
@@ -110,6 +113,10 @@ inline TokenizerConfig tokenizer_config(const Args& a) {
   c.ibq.entropy_temperature = a.get<double>("quant.entropy_temperature");
   c.ibq.sample_entropy_weight = a.get<double>("quant.sample_entropy_weight");
   c.ibq.batch_entropy_weight = a.get<double>("quant.batch_entropy_weight");
+  c.ibq.fused = a.get<bool>("quant.fused");
+  c.ibq.fused_block_rows = a.get<long>("quant.fused_block_rows");
+  IBQ_CHECK(c.ibq.fused_block_rows >= 0, "quant.fused_block_rows must be >= 0 (0: automatic), got "
+                                             << c.ibq.fused_block_rows);
   c.vq.legacy = a.get<bool>("quant.vq_legacy");
   c.vq.l2_normalize = a.get<bool>("quant.vq_l2_normalize");
   ae.validate();

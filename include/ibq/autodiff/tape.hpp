@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "ibq/autodiff/var.hpp"
+#include "ibq/autodiff/op_profile.hpp"
 
 namespace ibq {
 
@@ -110,6 +111,29 @@ class Tape {
   [[nodiscard]] NoGradGuard no_grad() { return NoGradGuard(*this); }
   bool grad_enabled() const { return grad_enabled_; }
 
+  // ---- profiling (autodiff/op_profile.hpp) ---------------------------------------------------------------
+  // Ops recorded while a RegionGuard lives are attributed to its region (names must outlive the tape).
+  class RegionGuard {
+   public:
+    RegionGuard(Tape& t, const char* name) : tape_(t), previous_(t.region_) { t.region_ = name; }
+    ~RegionGuard() { tape_.region_ = previous_; }
+    RegionGuard(const RegionGuard&) = delete;
+    RegionGuard& operator=(const RegionGuard&) = delete;
+
+   private:
+    Tape& tape_;
+    const char* previous_;
+  };
+  [[nodiscard]] RegionGuard region(const char* name) { return RegionGuard(*this, name); }
+  // Times every op from now on into *p (nullptr: stop). Costs one pointer test per op when off.
+  void profile_into(OpProfile* p) {
+    profile_ = p;
+    if (p) {
+      Kokkos::fence();
+      p->lap();
+    }
+  }
+
   // ---- backward ----------------------------------------------------------------------------------------
   void backward(const var_type& loss) {
     IBQ_CHECK(loss.size() == 1, "backward: the loss has shape " << loss.shape()
@@ -127,7 +151,14 @@ class Tape {
     accumulate_seed(out.id(), seed);
     for (auto it = nodes_.rbegin(); it != nodes_.rend(); ++it) {
       Slot& s = slots_[it->out];
-      if (s.grad.defined()) it->backward(*this, s.grad);
+      if (s.grad.defined()) {
+        if (profile_) profile_->lap();
+        it->backward(*this, s.grad);
+        if (profile_) {
+          Kokkos::fence();
+          profile_->backward[{it->region, it->name}] += profile_->lap();
+        }
+      }
       it->backward = nullptr;         // frees the Views this node saved
       if (!s.is_leaf) s.grad = tensor_type();  // intermediate gradients are not needed any more
     }
@@ -174,6 +205,7 @@ class Tape {
   };
   struct Node {
     const char* name;
+    const char* region;
     int out;
     backward_fn backward;
   };
@@ -187,8 +219,12 @@ class Tape {
       needs = needs || slots_[in->id()].requires_grad;
     }
     needs = needs && grad_enabled_;
+    if (profile_) {
+      Kokkos::fence();
+      profile_->forward[{region_, op}] += profile_->lap();
+    }
     var_type out = push_slot(value, needs, /*is_leaf=*/false);
-    if (needs) nodes_.push_back(Node{op, out.id(), backward_fn(std::forward<F>(backward))});
+    if (needs) nodes_.push_back(Node{op, region_, out.id(), backward_fn(std::forward<F>(backward))});
     return out;
   }
   var_type push_slot(const tensor_type& value, bool requires_grad, bool is_leaf) {
@@ -202,6 +238,8 @@ class Tape {
   std::vector<Node> nodes_;
   bool grad_enabled_ = true;
   bool backward_done_ = false;
+  const char* region_ = "";
+  OpProfile* profile_ = nullptr;
   std::uint64_t generation_ = 0;
 };
 

@@ -80,7 +80,13 @@ class Tokenizer {
   TokenizerOutput<T, Space> forward(const Var<T, Space>& x, const Rng& rng = {}, bool training = false,
                                     const BatchMeanHook<T, Space>& batch_mean = {}) const {
     TokenizerOutput<T, Space> out;
-    auto z = quant_conv_.forward(encoder_.forward(x, rng.split(1), training));
+    auto& tape = x.tape();  // regions name where a profiled step's time goes (autodiff/op_profile.hpp)
+    Var<T, Space> z;
+    {
+      auto r = tape.region("encoder");
+      z = quant_conv_.forward(encoder_.forward(x, rng.split(1), training));
+    }
+    auto region = tape.region("quantizer");
     Var<T, Space> z_q;
     if (ibq_) {
       auto q = ibq_->forward(z, batch_mean);
@@ -96,6 +102,7 @@ class Tokenizer {
       out.quant_loss = q.quant_loss;
       out.indices = q.indices;
     }
+    auto r = tape.region("decoder");
     out.decoder_features = decoder_.features(post_quant_conv_.forward(z_q), rng.split(2), training);
     out.x_hat = decoder_.conv_out().forward(out.decoder_features);
     return out;

@@ -47,7 +47,7 @@ struct IbqConfig {
   double sample_entropy_weight = 1.0;
   double batch_entropy_weight = 1.0;
   bool fused = true;             // false: the plain reference path (every N x K tensor held)
-  index_t fused_block_rows = 0;  // fused: rows of logits per tile (0: automatic, about 2^22 logits)
+  index_t fused_block_rows = 0;  // fused: rows of logits per tile (0: automatic, about 2^21 logits)
 };
 
 // Entropy Vars are undefined when cfg.use_entropy is false. quant_loss and the entropy terms have shape [1].
