@@ -6,7 +6,6 @@
 // Prints one JSON line per size on rank 0: {"bytes": b, "seconds": median, "ranks": P}, then one with the
 // parameter counts of the reference models (generator = encoder + decoder + convs + codebook; the PatchGAN
 // discriminator), which the projection turns into bytes per step.
-#include <mpi.h>
 
 #include <cstdio>
 #include <string>
@@ -18,7 +17,7 @@
 #include "ibq/models/tokenizer.hpp"
 
 int main(int argc, char** argv) {
-  ibq::MpiSession mpi(argc, argv);
+  ibq::dist::MpiSession mpi(argc, argv);
   Kokkos::ScopeGuard kokkos(argc, argv);
   int reps = 20;
   double max_mib = 256;
@@ -27,7 +26,7 @@ int main(int argc, char** argv) {
     if (k == "--reps") reps = std::max(1, std::atoi(argv[i + 1]));
     else if (k == "--max-mib") max_mib = std::atof(argv[i + 1]);
   }
-  const auto comm = ibq::Communicator::world();
+  const auto comm = ibq::dist::Communicator::world();
   for (std::size_t n = 256; double(n) * 4 <= max_mib * 1024 * 1024; n *= 4) {
     std::vector<float> buf(n, 1.0f);
     const int r = n * 4 >= (std::size_t(64) << 20) ? std::min(reps, 5) : reps;

@@ -82,14 +82,11 @@ struct Cell {
   double seconds = NAN, peak_mib = NAN;
 };
 
-Cell run_self(const std::string& self, const std::string& impl, index_t n, index_t d, index_t k, int reps,
-              index_t block_rows) {
-  std::ostringstream cmd;
-  cmd << self << " --child " << impl << " --n " << n << " --d " << d << " --k " << k << " --reps " << reps
-      << " --block-rows " << block_rows;
-  std::printf("  %s\n", cmd.str().c_str());
+// Runs one child configuration (this binary or the PyTorch peer) and reads its result line.
+Cell run_cell(const std::string& cmd) {
+  std::printf("  %s\n", cmd.c_str());
   bool ok = false;
-  auto j = bench::last_json(bench::run_command(cmd.str(), ok));
+  auto j = bench::last_json(bench::run_command(cmd, ok));
   if (!ok || !j.count("seconds")) {
     std::printf("  (failed)\n");
     return {};
@@ -97,18 +94,19 @@ Cell run_self(const std::string& self, const std::string& impl, index_t n, index
   return {j["seconds"], j["peak_mib"]};
 }
 
+Cell run_self(const std::string& self, const std::string& impl, index_t n, index_t d, index_t k, int reps,
+              index_t block_rows) {
+  std::ostringstream cmd;
+  cmd << self << " --child " << impl << " --n " << n << " --d " << d << " --k " << k << " --reps " << reps
+      << " --block-rows " << block_rows;
+  return run_cell(cmd.str());
+}
+
 Cell run_torch(const std::string& variant, int threads, index_t n, index_t d, index_t k, int reps) {
   std::ostringstream cmd;
   cmd << "/usr/bin/python3 " << IBQ_SOURCE_DIR << "/bench/ibq_quantizer_torch.py --threads " << threads
       << " --variant " << variant << " --n " << n << " --d " << d << " --k " << k << " --reps " << reps_for(k, reps);
-  std::printf("  %s\n", cmd.str().c_str());
-  bool ok = false;
-  auto j = bench::last_json(bench::run_command(cmd.str(), ok));
-  if (!ok || !j.count("seconds")) {
-    std::printf("  (failed)\n");
-    return {};
-  }
-  return {j["seconds"], j["peak_mib"]};
+  return run_cell(cmd.str());
 }
 
 // sgemm rate (GFLOP/s) of the logits' shape: [N, D] x [D, K].

@@ -16,15 +16,16 @@ after a warm-up), peak_mib (peak resident set minus the resident set once the in
 import argparse
 import json
 import os
-import resource
 import statistics
 import sys
 import time
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "reference"))
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [here, os.path.join(os.path.dirname(here), "tests", "reference")]
 from ibq_reference import IndexPropagationQuantize, compute_entropy_loss  # noqa: E402
+from peer_util import peak_resident_mib, resident_mib  # noqa: E402
 
 
 class GatherQuantize(IndexPropagationQuantize):
@@ -42,11 +43,6 @@ class GatherQuantize(IndexPropagationQuantize):
                       + self.beta * torch.mean((z_q_2 - z.detach()) ** 2))
         s, a, e = compute_entropy_loss(logits.permute(0, 2, 3, 1).reshape(-1, self.n_e), self.entropy_temperature)
         return z_q, (quant_loss, s, a, e), (None, None, torch.flatten(ind))
-
-
-def resident_mib():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGESIZE") / 2 ** 20
 
 
 def main():
@@ -83,7 +79,7 @@ def main():
         t0 = time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_resident_mib()
     print(json.dumps({"seconds": statistics.median(times), "peak_mib": peak - base, "loss": loss_value[0],
                       "threads": torch.get_num_threads(), "torch": str(torch.__version__)}))
 

@@ -16,7 +16,6 @@ both sides), and the median split: forward_s (of which encoder_s, quantizer_s, d
 import argparse
 import json
 import os
-import resource
 import statistics
 import sys
 import time
@@ -24,19 +23,15 @@ import time
 import torch
 import torch.nn as nn
 
-ref = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "reference")
-sys.path.insert(0, ref)
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [here, os.path.join(os.path.dirname(here), "tests", "reference")]
 import autoencoder_reference as ae  # noqa: E402
 from ibq_reference import IndexPropagationQuantize  # noqa: E402
+from peer_util import peak_resident_mib, resident_mib  # noqa: E402
 
 
 def ints(s):
     return tuple(int(v) for v in s.split(",") if v)
-
-
-def resident_mib():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGESIZE") / 2 ** 20
 
 
 def main():
@@ -88,7 +83,7 @@ def main():
     for _ in range(args.reps):
         step(True)
     out = {k: statistics.median(v) for k, v in parts.items()}
-    out["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
+    out["peak_mib"] = peak_resident_mib() - base
     out["params"] = sum(p.numel() for p in modules.parameters())
     out["threads"] = torch.get_num_threads()
     print(json.dumps(out))

@@ -19,6 +19,7 @@ expect "$tok" 1 "model.resolution 30 must be divisible by 2^2" -- "${qs[@]}" --m
 expect "$tok" 1 "norm_groups" -- "${qs[@]}" --model.ch=12
 expect "$tok" 1 "model expects 3x32x32" -- "${qs[@]}" --model.in_channels=3
 expect "$tok" 1 "train.lr_schedule = 'linear' is not a schedule" -- "${qs[@]}" --train.lr_schedule=linear
+expect "$tok" 1 "quant.fused_block_rows must be >= 0" -- "${qs[@]}" --quant.fused_block_rows=-3
 expect "$tok" 1 "cannot open '$dir/none/train-images-idx3-ubyte.gz'" -- "${qs[@]}" --data.dir="$dir/none"
 expect "$tok" 1 "data.train lists no shard files" -- "${qs[@]}" --data.source=shards
 expect "$tok" 1 "train.resume: checkpoint '$dir/nothing.h5' does not exist" -- "${qs[@]}" --train.resume="$dir/nothing.h5"

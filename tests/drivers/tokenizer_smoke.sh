@@ -26,4 +26,23 @@ grep -q "images 200 (test, ema weights)  PSNR [0-9.]* dB  SSIM 0\.[0-9]*  utilis
   || fail "reconstruct summary: $(cat "$dir/rec.log")"
 head -c 8 "$dir/grid.png" | od -An -c | grep -q "P   N   G" || fail "grid is not a PNG"
 grep -q '"psnr": [0-9]' "$dir/m.json" || fail "json: $(cat "$dir/m.json")"
+# quant.fused selects the quantizer's implementation: the fused default and the plain reference path log
+# the same first step (same weights, same batch) up to float rounding.
+for impl in true false; do
+  "$tok" --config "$src/experiments/quickstart.ini" --data.train_limit=256 --model.ch=16 --train.steps=1 \
+    --train.time_limit=0 --log.every=1 --quant.fused=$impl --output.dir="$dir/fused_$impl" > "$dir/fused_$impl.log" 2>&1 \
+    || fail "quant.fused=$impl failed: $(cat "$dir/fused_$impl.log")"
+done
+python3 - "$dir/fused_true.log" "$dir/fused_false.log" <<'PY' || fail "fused and plain first steps differ"
+import sys
+def step(path):
+    line = next(l for l in open(path) if l.startswith("step 1/1 "))
+    f = line.split(" img_per_s")[0].split()[2:]
+    return dict(zip(f[::2], map(float, f[1::2])))
+a, b = step(sys.argv[1]), step(sys.argv[2])
+assert a.keys() == b.keys() and "quant" in a and "H_sample" in a, (a, b)
+bad = {k: (a[k], b[k]) for k in a if abs(a[k] - b[k]) > 1e-4 * max(abs(b[k]), 1e-3)}
+print("fused vs plain, step 1:", ", ".join("%s %.6g/%.6g" % (k, a[k], b[k]) for k in a))
+sys.exit(1 if bad else 0)
+PY
 echo "train + reconstruct ok: L1 $first -> $last; $(grep PSNR "$dir/rec.log")"
