@@ -11,6 +11,9 @@ using namespace ibq;
 namespace fs = std::filesystem;
 
 namespace {
+// Scratch files live in the build tree, never in the working directory.
+std::string scratch(const std::string& name) { return std::string(IBQ_BINARY_DIR) + "/" + name; }
+
 TokenDatasetInfo info_of(const std::string& hash = "ab12") {
   TokenDatasetInfo i;
   i.grid_h = 2, i.grid_w = 3, i.codebook_size = 50;
@@ -32,7 +35,7 @@ TEST_CASE("SHA-256 matches the FIPS 180-4 examples and sha256sum") {
   CHECK(sha256("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   CHECK(sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") ==
         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-  const std::string path = "test_sha256.bin";
+  const std::string path = scratch("test_sha256.bin");
   std::string big(200000, '\0');
   for (std::size_t i = 0; i < big.size(); ++i) big[i] = char(i * 31 % 251);
   std::ofstream(path, std::ios::binary) << big;
@@ -41,7 +44,7 @@ TEST_CASE("SHA-256 matches the FIPS 180-4 examples and sha256sum") {
 }
 
 TEST_CASE("a token dataset is written, appended to and read back; shards read as one set") {
-  const std::string a = "test_tokens_a.h5";
+  const std::string a = scratch("test_tokens_a.h5");
   std::vector<std::int32_t> t, l, rt, rl;
   {
     TokenWriter w(a, info_of());
@@ -66,7 +69,7 @@ TEST_CASE("a token dataset is written, appended to and read back; shards read as
   CHECK(rl == l);
 
   // Two shards of one set: rows across the boundary.
-  const std::string b = "test_tokens_b.h5";
+  const std::string b = scratch("test_tokens_b.h5");
   {
     TokenWriter w(b, info_of());
     grids(12, 3, t, l);
@@ -83,7 +86,7 @@ TEST_CASE("a token dataset is written, appended to and read back; shards read as
 }
 
 TEST_CASE("token datasets refuse other tokenizers, bad codes and non-datasets; an unfinished write keeps the old file") {
-  const std::string a = "test_tokens_c.h5";
+  const std::string a = scratch("test_tokens_c.h5");
   std::vector<std::int32_t> t, l;
   grids(0, 4, t, l);
   {
@@ -101,17 +104,17 @@ TEST_CASE("token datasets refuse other tokenizers, bad codes and non-datasets; a
     // destroyed without commit: the append is dropped
   }
   CHECK(TokenDataset(a).count() == 4);
-  for (const auto& e : fs::directory_iterator("."))
+  for (const auto& e : fs::directory_iterator(IBQ_BINARY_DIR))
     CHECK(e.path().filename().string().find("test_tokens_c.h5.tmp") == std::string::npos);
   {
-    TokenWriter w("test_tokens_d.h5", info_of("ffff"));
+    TokenWriter w(scratch("test_tokens_d.h5"), info_of("ffff"));
     w.add(t.data(), l.data(), 4);
     w.commit();
   }
-  REQUIRE_THROWS_WITH(TokenDataset({a, "test_tokens_d.h5"}), Catch::Contains("comes from another tokenizer"));
+  REQUIRE_THROWS_WITH(TokenDataset({a, scratch("test_tokens_d.h5")}), Catch::Contains("comes from another tokenizer"));
   {
-    h5::File f("test_tokens_e.h5", h5::File::Mode::create);
+    h5::File f(scratch("test_tokens_e.h5"), h5::File::Mode::create);
     f.write("tokens", std::vector<std::int32_t>{1, 2}, {2});
   }
-  REQUIRE_THROWS_WITH(TokenDataset("test_tokens_e.h5"), Catch::Contains("is not an ibq token dataset"));
+  REQUIRE_THROWS_WITH(TokenDataset(scratch("test_tokens_e.h5")), Catch::Contains("is not an ibq token dataset"));
 }
