@@ -76,7 +76,8 @@ int main(int argc, char** argv) {
   const std::string coretype_note =
       coretype ? std::string("set to ") + coretype + " (can halve OpenBLAS speed; run_bench.sh unsets it)"
                : std::string("unset (OpenBLAS autodetects the CPU)");
-  std::printf("host BLAS: %s\nKokkos: %s, concurrency %d\nOPENBLAS_CORETYPE: %s\n", ibq::gemm_host_backend(),
+  std::printf("host BLAS: %s\nhost float conv: %s (IBQ_CONV=im2col selects im2col + GEMM)\nKokkos: %s, concurrency %d\n"
+              "OPENBLAS_CORETYPE: %s\n", ibq::gemm_host_backend(), ibq::conv2d_host_backend().c_str(),
               Kokkos::DefaultExecutionSpace::name(), threads, coretype_note.c_str());
   const char* mmap_max = std::getenv("MALLOC_MMAP_MAX_");
   std::printf("glibc MALLOC_MMAP_MAX_: %s\n",
@@ -127,6 +128,10 @@ int main(int argc, char** argv) {
       {"n4_c256_32x32_k3", 4, 256, 256, 32, 32, 3, 1, 1},
       {"n4_c512_16x16_k3", 4, 512, 512, 16, 16, 3, 1, 1},
       {"n4_c3to128_128x128_k3", 4, 3, 128, 128, 128, 3, 1, 1},
+      // the quickstart tokenizer's layers (batch 16, 32 and 64 channels at 32, 16 and 8 pixels)
+      {"n16_c32_32x32_k3", 16, 32, 32, 32, 32, 3, 1, 1},
+      {"n16_c64_16x16_k3", 16, 64, 64, 16, 16, 3, 1, 1},
+      {"n16_c64_8x8_k3", 16, 64, 64, 8, 8, 3, 1, 1},
   };
   for (const auto& c : convs) {
     if (std::string(c.label).find(filter) == std::string::npos) continue;

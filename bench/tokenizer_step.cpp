@@ -165,8 +165,9 @@ int main(int argc, char** argv) {
 
   const int threads = Kokkos::DefaultExecutionSpace().concurrency();
   const std::string self = "/proc/" + std::to_string(getpid()) + "/exe";
-  std::printf("host BLAS: %s; Kokkos %s with %d threads; %s\n", ibq::gemm_host_backend(),
-              Kokkos::DefaultExecutionSpace::name(), threads, ibq::settled_environment().c_str());
+  std::printf("host BLAS: %s; host float conv: %s; Kokkos %s with %d threads; %s\n", ibq::gemm_host_backend(),
+              ibq::conv2d_host_backend().c_str(), Kokkos::DefaultExecutionSpace::name(), threads,
+              ibq::settled_environment().c_str());
   std::printf("\n| config | params | batch | ibq s | torch s | torch / ibq | ibq MiB | torch MiB | ibq MiB / torch |\n"
               "|---|---|---|---|---|---|---|---|---|\n");
   std::vector<std::pair<std::map<std::string, double>, std::map<std::string, double>>> results;

@@ -59,6 +59,28 @@ if(NOT TARGET ibq_host_blas)
   endif()
 endif()
 
+# oneDNN (Debian libdnnl-dev, the library PyTorch's CPU convolutions use): host float conv2d runs its JIT
+# kernels in blocked layouts, ~3x the im2col + GEMM rate at 32-64 channels. Not on CUDA builds (device
+# convolutions keep im2col + cuBLAS). IBQ_CONV_HOST=im2col (or oneDNN not found) keeps im2col everywhere.
+set(IBQ_CONV_HOST "oneDNN" CACHE STRING "Host float conv2d backend: oneDNN or im2col")
+set(IBQ_DNNL_LIBRARY "")
+if(IBQ_CONV_HOST STREQUAL "oneDNN" AND NOT Kokkos_DEVICES MATCHES "CUDA")
+  find_library(IBQ_DNNL_LIB NAMES dnnl)
+  find_path(IBQ_DNNL_INCLUDE NAMES oneapi/dnnl/dnnl.hpp)
+  if(IBQ_DNNL_LIB AND IBQ_DNNL_INCLUDE)
+    set(IBQ_DNNL_LIBRARY "${IBQ_DNNL_LIB}")
+  else()
+    message(WARNING "ibq: oneDNN not found (install libdnnl-dev); host convolutions use im2col + GEMM")
+  endif()
+endif()
+if(NOT TARGET ibq_host_conv)
+  add_library(ibq_host_conv INTERFACE IMPORTED)
+  if(IBQ_DNNL_LIBRARY)
+    set_target_properties(ibq_host_conv PROPERTIES INTERFACE_LINK_LIBRARIES "${IBQ_DNNL_LIBRARY}"
+      INTERFACE_INCLUDE_DIRECTORIES "${IBQ_DNNL_INCLUDE}" INTERFACE_COMPILE_DEFINITIONS IBQ_HAVE_DNNL)
+  endif()
+endif()
+
 if(NOT TARGET ibq_hdf5)
   add_library(ibq_hdf5 INTERFACE IMPORTED)
   set_target_properties(ibq_hdf5 PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${HDF5_C_INCLUDE_DIRS}"

@@ -29,7 +29,7 @@ sudo_if() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # ---------------------------------------------------------------------------------------------------
 # Debian packages
-core_pkgs=(build-essential cmake ninja-build pkg-config libeigen3-dev libopenblas-openmp-dev libopenblas0-openmp libopenmpi-dev openmpi-bin
+core_pkgs=(build-essential cmake ninja-build pkg-config libeigen3-dev libopenblas-openmp-dev libopenblas0-openmp libdnnl-dev libopenmpi-dev openmpi-bin
   libhdf5-dev hdf5-tools libboost-program-options-dev catch2 libtrilinos-kokkos-dev libpng-dev libjpeg-dev zlib1g-dev
   dataset-fashion-mnist dpkg-dev xz-utils python3)
 [ "$with_torch" = 1 ] && core_pkgs+=(python3-torch python3-h5py python3-numpy python3-scipy python3-skimage python3-pil)

@@ -21,6 +21,7 @@
 #include "ibq/dist/communicator.hpp"
 #include "ibq/core/host_memory.hpp"
 #include "ibq/core/process_env.hpp"
+#include "ibq/linalg/conv_onednn.hpp"
 #include "ibq/linalg/gemm_host.hpp"
 
 namespace ibq::cli {
@@ -56,6 +57,7 @@ class Runtime {
                        gemm_host_backend();
     const std::string kernel = openblas_core_name();
     if (!kernel.empty()) line += ", kernel " + kernel;
+    line += "; host float conv " + conv2d_host_backend();
     const std::string settled = settled_environment();
     const char* core = std::getenv("OPENBLAS_CORETYPE");
     if (!settled.empty()) line += " (set at start-up: " + settled + ")";

@@ -177,26 +177,72 @@ TEST_CASE("conv2d: tiled column buffer (image chunks, row bands) matches direct 
   }
 }
 
-TEST_CASE("conv2d: float forward and backward agree with double direct loops", "[ops][conv2d]") {
-  const Conv2dArgs args = Conv2dArgs::symmetric(1, 1);
-  const TensorD x = random_tensor({2, 8, 10, 12}, 5), w = random_tensor({6, 8, 3, 3}, 6), b = random_tensor({6}, 7);
-  const TensorD r = random_tensor({2, 6, 10, 12}, 8);
-  const RefConv ref = reference_conv(x, w, b, args, r);
-  auto to_f = [](const TensorD& t) {
-    const auto v = t.to_host();
-    return TensorF::from_host(t.shape(), std::vector<float>(v.begin(), v.end()));
+// Float convolutions on the host run on oneDNN when the build has it, im2col + GEMM otherwise (or with
+// IBQ_CONV=im2col); both are checked here against the double loops, gradients accumulating onto what the
+// buffers already hold, over strides, asymmetric pads, odd kernels, 1x1 and channel counts that are not
+// multiples of oneDNN's 16-channel blocks.
+TEST_CASE("conv2d: float forward and backward agree with double direct loops on each host backend", "[ops][conv2d]") {
+  struct FloatCase {
+    const char* name;
+    index_t n, cin, cout, h, w, kh, kw;
+    Conv2dArgs args;
+    bool bias;
+  };
+  const std::vector<FloatCase> cases = {
+      {"3x3 same", 2, 8, 6, 10, 12, 3, 3, Conv2dArgs::symmetric(1, 1), true},
+      {"3x3 same, 32 channels", 3, 32, 32, 8, 8, 3, 3, Conv2dArgs::symmetric(1, 1), true},
+      {"downsample", 3, 5, 7, 9, 8, 3, 3, Conv2dArgs{2, 0, 1, 0, 1}, true},
+      {"4x4 stride 2 pad 1, no bias", 2, 3, 17, 9, 8, 4, 4, Conv2dArgs::symmetric(2, 1), false},
+      {"5x3 kernel, asymmetric pads", 3, 2, 3, 7, 8, 5, 3, Conv2dArgs{1, 2, 0, 1, 3}, true},
+      {"3x2 kernel, stride 3", 2, 2, 3, 10, 11, 3, 2, Conv2dArgs{3, 1, 1, 0, 2}, true},
+      {"1x1", 2, 19, 4, 5, 6, 1, 1, Conv2dArgs{}, true},
+      {"1 input channel (conv_in)", 4, 1, 16, 12, 12, 3, 3, Conv2dArgs::symmetric(1, 1), true},
+  };
+  auto to_f = [](const std::vector<double>& v, const Shape& s) {
+    return TensorF::from_host(s, std::vector<float>(v.begin(), v.end()));
   };
   auto to_d = [](const TensorF& t) {
     const auto v = t.to_host();
     return std::vector<double>(v.begin(), v.end());
   };
-  const TensorF xf = to_f(x), wf = to_f(w), bf = to_f(b);
-  require_close(to_d(conv2d_forward(xf, wf, bf, args)), ref.y, 1e-5);
-  TensorF gx(x.shape()), gw(w.shape()), gb(b.shape());
-  conv2d_backward(xf, wf, to_f(r), args, gx, gw, gb);
-  require_close(to_d(gx), ref.gx, 1e-5);
-  require_close(to_d(gw), ref.gw, 1e-5);
-  require_close(to_d(gb), ref.gb, 1e-5);
+  auto plus = [](std::vector<double> a, const std::vector<double>& b) {
+    for (std::size_t i = 0; i < a.size(); ++i) a[i] += b[i];
+    return a;
+  };
+  const bool saved = conv2d_use_onednn();
+  std::vector<bool> backends{false};
+#if defined(IBQ_HAVE_DNNL)
+  backends.push_back(true);
+#endif
+  for (const bool onednn : backends) {
+    conv2d_use_onednn() = onednn;
+    for (const auto& c : cases) {
+      INFO(c.name << " on " << conv2d_host_backend());
+      const TensorD x = random_tensor({c.n, c.cin, c.h, c.w}, 5), w = random_tensor({c.cout, c.cin, c.kh, c.kw}, 6),
+                    b = c.bias ? random_tensor({c.cout}, 7) : TensorD(Shape{c.cout});
+      const auto geom = conv2d_geom(x.shape(), w.shape(), c.args);
+      const TensorD r = random_tensor(conv2d_out_shape(geom), 8);
+      const RefConv ref = reference_conv(x, w, b, c.args, r);
+      const TensorF xf = to_f(x.to_host(), x.shape()), wf = to_f(w.to_host(), w.shape()),
+                    bf = to_f(b.to_host(), b.shape()), rf = to_f(r.to_host(), r.shape());
+      require_close(to_d(c.bias ? conv2d_forward(xf, wf, bf, c.args) : conv2d_forward(xf, wf, TensorF(), c.args)),
+                    ref.y, 1e-5);
+      // Gradients add onto buffers that already hold something.
+      const auto gx0 = random_tensor(x.shape(), 9).to_host(), gw0 = random_tensor(w.shape(), 10).to_host(),
+                 gb0 = random_tensor(b.shape(), 11).to_host();
+      TensorF gx = to_f(gx0, x.shape()), gw = to_f(gw0, w.shape()), gb = to_f(gb0, b.shape());
+      conv2d_backward(xf, wf, rf, c.args, gx, gw, c.bias ? gb : TensorF());
+      require_close(to_d(gx), plus(gx0, ref.gx), 1e-5);
+      require_close(to_d(gw), plus(gw0, ref.gw), 1e-5);
+      if (c.bias) require_close(to_d(gb), plus(gb0, ref.gb), 1e-5);
+      TensorF gx_only = to_f(gx0, x.shape()), gw_only = to_f(gw0, w.shape());  // one gradient at a time
+      conv2d_backward(xf, wf, rf, c.args, gx_only, TensorF(), TensorF());
+      conv2d_backward(xf, wf, rf, c.args, TensorF(), gw_only, TensorF());
+      require_close(to_d(gx_only), plus(gx0, ref.gx), 1e-5);
+      require_close(to_d(gw_only), plus(gw0, ref.gw), 1e-5);
+    }
+  }
+  conv2d_use_onednn() = saved;
 }
 
 TEST_CASE("conv2d: bad shapes and arguments name the op and the shapes", "[ops][conv2d]") {

@@ -16,6 +16,7 @@
 #include <algorithm>
 
 #include "ibq/autodiff/tape.hpp"
+#include "ibq/linalg/conv_onednn.hpp"
 #include "ibq/linalg/gemm.hpp"
 
 namespace ibq {
@@ -257,6 +258,20 @@ void channel_sum_accumulate(const Tensor<T, Space>& gy, index_t n, index_t c, in
 }
 
 // ---- forward / backward -----------------------------------------------------------------------------------
+namespace detail {
+// Host float convolutions run on oneDNN when the build has it (ibq/linalg/conv_onednn.hpp); double (the
+// gradient checks) and device tensors keep im2col + GEMM.
+template <class T, class Space>
+constexpr bool conv2d_onednn_capable_v = std::is_same_v<T, float> && host_accessible_v<Space>;
+
+#if defined(IBQ_HAVE_DNNL)
+inline onednn::Conv& onednn_conv(const ConvGeom& g, const Conv2dArgs& a, bool bias) {
+  return onednn::conv_for(onednn::ConvKey{g.n, g.cin, g.h, g.w, g.cout, g.kh, g.kw, g.stride, a.pad_top,
+                                          a.pad_bottom, a.pad_left, a.pad_right, bias});
+}
+#endif
+}  // namespace detail
+
 template <class T, class Space>
 Tensor<T, Space> conv2d_forward(const Tensor<T, Space>& x, const Tensor<T, Space>& w, const Tensor<T, Space>& bias,
                                 const Conv2dArgs& args) {
@@ -266,6 +281,14 @@ Tensor<T, Space> conv2d_forward(const Tensor<T, Space>& x, const Tensor<T, Space
               "conv2d: bias " << bias.shape() << " does not match weight " << w.shape() << "; expected [" << g.cout
                               << "]");
   auto y = Tensor<T, Space>::empty(conv2d_out_shape(g));
+#if defined(IBQ_HAVE_DNNL)
+  if constexpr (detail::conv2d_onednn_capable_v<T, Space>) {
+    if (conv2d_use_onednn()) {
+      detail::onednn_conv(g, args, bias.defined()).forward(x.data(), w.data(), bias.data(), y.data());
+      return y;
+    }
+  }
+#endif
   const index_t K = g.k(), P = g.p();
   T beta(0);
   if (bias.defined()) {  // y[n, c, :] = b[c], then the GEMMs add onto it
@@ -300,6 +323,15 @@ void conv2d_backward(const Tensor<T, Space>& x, const Tensor<T, Space>& w, const
   const ConvGeom g = conv2d_geom(x.shape(), w.shape(), args);
   IBQ_CHECK(gy.shape() == conv2d_out_shape(g),
             "conv2d backward: output gradient " << gy.shape() << " does not match the output " << conv2d_out_shape(g));
+#if defined(IBQ_HAVE_DNNL)
+  if constexpr (detail::conv2d_onednn_capable_v<T, Space>) {
+    if (conv2d_use_onednn()) {
+      auto ptr = [](const Tensor<T, Space>& t) { return t.defined() ? t.data() : nullptr; };
+      detail::onednn_conv(g, args, gb.defined()).backward(x.data(), w.data(), gy.data(), ptr(gx), ptr(gw), ptr(gb));
+      return;
+    }
+  }
+#endif
   const index_t K = g.k(), P = g.p();
   const T one(1);
   if (gb.defined()) channel_sum_accumulate(gy, g.n, g.cout, P, gb);
