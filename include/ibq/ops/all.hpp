@@ -13,6 +13,7 @@
 #include "ibq/ops/matmul.hpp"
 #include "ibq/ops/norm.hpp"
 #include "ibq/ops/reduce.hpp"
+#include "ibq/ops/rope.hpp"
 #include "ibq/ops/shape_ops.hpp"
 #include "ibq/ops/softmax.hpp"
 #include "ibq/ops/unary.hpp"
