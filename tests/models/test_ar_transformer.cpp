@@ -5,7 +5,9 @@
 #include <numeric>
 
 #include "test_util.hpp"
+#include "ibq/io/hdf5.hpp"
 #include "ibq/models/ar_transformer.hpp"
+#include "ibq/ops/reduce.hpp"
 
 using namespace ibq;
 using namespace ibq::test;
@@ -181,4 +183,54 @@ TEST_CASE("ArTransformer: bad configurations and inputs name the option", "[mode
   REQUIRE_THROWS_WITH(m.forward(tape, ints({1, 10}, many), ints({1}, {0}), false, Rng{}),
                       Catch::Contains("exceed the sequence of 10"));
   REQUIRE_THROWS_WITH(m.forward(tape, ints({1, 2}, {1, 99}), ints({1}, {0}), false, Rng{}), Catch::Contains("99"));
+}
+
+TEST_CASE("ArTransformer: block and whole model match the PyTorch reference (logits, loss, every gradient)",
+          "[models][ar]") {
+  h5::File f(std::string(IBQ_SOURCE_DIR) + "/tests/fixtures/ar_transformer.h5", h5::File::Mode::read);
+  ArConfig cfg = tiny(index_t(f.attr<std::int64_t>("/", "layers")));
+  REQUIRE(cfg.dim == f.attr<std::int64_t>("/", "dim"));
+  REQUIRE(cfg.vocab_size == f.attr<std::int64_t>("/", "vocab"));
+  ArTransformer<double> m(cfg, 1);
+  for (const auto& e : m.store().params()) {
+    INFO("parameter " << e.name);
+    auto w = h5::read_tensor<double>(f, "params/" + e.name);
+    REQUIRE(w.shape() == e.shape);
+    Kokkos::deep_copy(e.value.view(), w.view());
+  }
+  m.store().mark_values_modified();
+  // Both sides run in double, but the reference builds its rotary table in float32 (ours is double), which
+  // moves outputs by ~1e-9 relative: the issue's 1e-4 is asserted as 1e-6.
+  require_rel_close("rope table", m.rope_table(), h5::read_tensor<double>(f, "rope_table"), 1e-6);
+
+  SECTION("one block") {
+    TapeD tape;
+    auto x = tape.leaf(h5::read_tensor<double>(f, "block/x"), true), c = tape.leaf(h5::read_tensor<double>(f, "block/c"), true);
+    auto out = m.block(tape, 0, x, c);
+    require_rel_close("block out", out.value(), h5::read_tensor<double>(f, "block/out"), 1e-6);
+    tape.backward(sum(out * tape.leaf(h5::read_tensor<double>(f, "block/r"))));
+    require_rel_close("block grad x", tape.grad(x.id()), h5::read_tensor<double>(f, "block/grad_x"), 1e-6);
+    require_rel_close("block grad c", tape.grad(c.id()), h5::read_tensor<double>(f, "block/grad_c"), 1e-6);
+    for (const auto& e : m.store().params())
+      if (e.name.rfind("blocks.0.", 0) == 0)
+        require_rel_close("block grad " + e.name, e.grad, h5::read_tensor<double>(f, "block/grads/" + e.name), 1e-6);
+  }
+  SECTION("whole model") {
+    const auto tokens = h5::read_tensor<std::int32_t>(f, "tokens"), labels = h5::read_tensor<std::int32_t>(f, "labels");
+    TapeD tape;
+    const index_t n = tokens.dim(1);
+    std::vector<std::int32_t> in;
+    const auto th = tokens.to_host();
+    for (index_t b = 0; b < tokens.dim(0); ++b)
+      for (index_t t = 0; t + 1 < n; ++t) in.push_back(th[std::size_t(b * n + t)]);
+    auto logits = m.forward(tape, Ints::from_host({tokens.dim(0), n - 1}, in), labels, false, Rng{});
+    require_rel_close("logits", logits.value(), h5::read_tensor<double>(f, "model/logits"), 1e-6);
+    m.store().zero_grad();
+    auto loss = m.loss(tape, tokens, labels, false, Rng{});
+    const double want_loss = h5::read_tensor<double>(f, "model/loss").to_host().at(0);
+    CHECK(std::fabs(loss.value().to_host().at(0) - want_loss) <= 1e-10 * want_loss);
+    tape.backward(loss);
+    for (const auto& e : m.store().params())
+      require_rel_close("grad " + e.name, e.grad, h5::read_tensor<double>(f, "model/grads/" + e.name), 1e-6);
+  }
 }

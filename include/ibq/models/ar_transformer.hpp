@@ -180,6 +180,16 @@ class ArTransformer {
     return cross_entropy(reshape(logits, {B * n, cfg_.vocab_size}), reshape_tokens(tokens, B * n));
   }
 
+  // One block alone (no dropout) on h [B, T, C] at positions start.., conditioned on c [B, 1, C]: the unit
+  // the PyTorch fixture checks in isolation.
+  VarT block(Tape<T, Space>& tape, index_t layer, const VarT& h, const VarT& c, index_t start = 0) const {
+    IBQ_CHECK(layer >= 0 && layer < cfg_.n_layer, "ArTransformer::block: no layer " << layer);
+    return block_step(tape, std::size_t(layer), h, silu(c), start, nullptr, false, Rng{});
+  }
+
+  // The rotary table: row 0 (the class token) zero, then the grid positions in raster order.
+  const Tensor<T, Space>& rope_table() const { return rope_; }
+
   // A cache for `batch` sequences of the whole length (1 + grid^2, rounded up to 8 as the reference does).
   ArKvCache<T, Space> make_cache(index_t batch) const {
     ArKvCache<T, Space> cache;
@@ -278,23 +288,28 @@ class ArTransformer {
            const Rng& rng) const {
     const index_t C = cfg_.dim;
     const auto act = silu(c);  // SiLU(c): the input of every ada_lin
-    for (std::size_t i = 0; i < blocks_.size(); ++i) {
-      const Block& b = blocks_[i];
-      const Rng r = rng.split(100 + i);
-      auto mod = b.ada_lin.forward(act);  // [B, 1, 6C]: g1, g2, s1, s2, b1, b2
-      auto part = [&](int k) { return slice(mod, 2, k * C, (k + 1) * C); };
-      auto a = modulate(rms_norm(h, store_.param(tape, b.attention_norm), cfg_.norm_eps), part(2), part(4));
-      auto att = dropout(b.wo.forward(self_attention(tape, b, a, start, cache, i)), cfg_.resid_dropout, r.split(1),
-                         training);
-      h = h + att * part(0);
-      auto f = modulate(rms_norm(h, store_.param(tape, b.ffn_norm), cfg_.norm_eps), part(3), part(5));
-      auto ffn = b.w2.forward(silu(b.w1.forward(f)) * b.w3.forward(f));
-      h = h + dropout(ffn, cfg_.ffn_dropout, r.split(2), training) * part(1);
-    }
+    for (std::size_t i = 0; i < blocks_.size(); ++i)
+      h = block_step(tape, i, h, act, start, cache, training, rng.split(100 + i));
     auto hm = head_ada_.forward(act);  // [B, 1, 2C]: s, b
     auto out = modulate(rms_norm(h, store_.param(tape, head_norm_), cfg_.norm_eps), slice(hm, 2, 0, C),
                         slice(hm, 2, C, 2 * C));
     return head_.forward(out);
+  }
+
+  // Block `layer` on h [B, T, C] at positions start..; act = SiLU(c).
+  VarT block_step(Tape<T, Space>& tape, std::size_t layer, const VarT& h, const VarT& act, index_t start,
+                  ArKvCache<T, Space>* cache, bool training, const Rng& r) const {
+    const index_t C = cfg_.dim;
+    const Block& b = blocks_.at(layer);
+    auto mod = b.ada_lin.forward(act);  // [B, 1, 6C]: g1, g2, s1, s2, b1, b2
+    auto part = [&](int k) { return slice(mod, 2, k * C, (k + 1) * C); };
+    auto a = modulate(rms_norm(h, store_.param(tape, b.attention_norm), cfg_.norm_eps), part(2), part(4));
+    auto att = dropout(b.wo.forward(self_attention(tape, b, a, start, cache, layer)), cfg_.resid_dropout,
+                       r.split(1), training);
+    auto h1 = h + att * part(0);
+    auto f = modulate(rms_norm(h1, store_.param(tape, b.ffn_norm), cfg_.norm_eps), part(3), part(5));
+    auto ffn = b.w2.forward(silu(b.w1.forward(f)) * b.w3.forward(f));
+    return h1 + dropout(ffn, cfg_.ffn_dropout, r.split(2), training) * part(1);
   }
 
   // Causal multi-head attention of a [B, T, C] at positions start..start+T-1 (RoPE rows of those
