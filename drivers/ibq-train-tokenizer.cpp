@@ -12,10 +12,10 @@
 #include <algorithm>
 #include <filesystem>
 #include <iomanip>
-#include <regex>
 #include <sstream>
 
 #include "common/progress.hpp"
+#include "common/run_dir.hpp"
 #include "common/runtime.hpp"
 #include "common/stop_signal.hpp"
 #include "common/tokenizer_options.hpp"
@@ -23,32 +23,6 @@
 #include "ibq/train/tokenizer.hpp"
 
 namespace fs = std::filesystem;
-
-namespace {
-
-// ckpt-<step>.h5 files of a run directory, oldest first.
-std::vector<fs::path> run_checkpoints(const fs::path& dir) {
-  std::vector<std::pair<long, fs::path>> found;
-  const std::regex name("ckpt-([0-9]+)\\.h5");
-  std::smatch m;
-  if (fs::is_directory(dir))
-    for (const auto& e : fs::directory_iterator(dir)) {
-      const std::string f = e.path().filename().string();
-      if (std::regex_match(f, m, name)) found.emplace_back(std::stol(m[1]), e.path());
-    }
-  std::sort(found.begin(), found.end());
-  std::vector<fs::path> out;
-  for (auto& [step, p] : found) out.push_back(p);
-  return out;
-}
-
-std::string checkpoint_name(long step) {
-  std::ostringstream s;
-  s << "ckpt-" << std::setw(8) << std::setfill('0') << step << ".h5";
-  return s.str();
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   ibq::settle_process_environment(argv);  // OpenBLAS kernel + OpenMP spin, before they are read
@@ -149,22 +123,9 @@ int main(int argc, char** argv) {
 
     // Decide about the run directory before spending minutes loading and training (rank 0 decides).
     const fs::path dir = args.get<std::string>("output.dir");
-    const std::string resume = args.get<std::string>("train.resume");
-    auto existing = run_checkpoints(dir);
-    std::string resume_from;
-    if (!comm.root()) {
-    } else if (resume == "auto") {
-      if (!existing.empty() && !args.get<bool>("output.overwrite")) resume_from = existing.back().string();
-    } else if (resume != "never") {
-      IBQ_CHECK(fs::exists(resume), "train.resume: checkpoint '" << resume << "' does not exist");
-      resume_from = resume;
-    } else {
-      IBQ_CHECK(existing.empty() || args.get<bool>("output.overwrite"),
-                "output.dir '" << dir.string() << "' already holds checkpoints; resume with train.resume=auto, "
-                               << "or pass --output.overwrite=true to delete them, or choose another output.dir");
-    }
-    if (comm.root()) fs::create_directories(dir);
-    comm.broadcast(resume_from);
+    const auto run = ibq::cli::RunDirectory::open(dir, args.get<std::string>("train.resume"),
+                                                  args.get<bool>("output.overwrite"), comm);
+    const std::string& resume_from = run.resume_from;
     std::cerr << prog << ": " << ibq::cli::Runtime::describe() << "\n";
     const auto train_source = ibq::cli::load_tokenizer_images(args, "train");
     const ibq::ImageSource& train_set = *train_source;
@@ -191,18 +152,13 @@ int main(int argc, char** argv) {
       std::cerr << prog << ": resumed from " << resume_from << " at step " << trainer.step_count()
                 << (meta.world_size != comm.size() ? " (written by " + std::to_string(meta.world_size) + " ranks)" : "")
                 << "\n";
-    } else if (comm.root()) {
-      for (const auto& p : existing) fs::remove(p);  // only reached with output.overwrite (checked above)
+    } else {
+      run.clear_old();  // only reached with output.overwrite (checked above)
     }
 
     const std::string config_text = args.resolved_ini();
     auto save = [&] {  // rank 0 writes; the others only need the name
-      const fs::path path = dir / checkpoint_name(trainer.step_count());
-      if (!comm.root()) return path;
-      trainer.save(path.string(), config_text);
-      auto all = run_checkpoints(dir);
-      for (std::size_t i = 0; i + keep < all.size(); ++i) fs::remove(all[i]);
-      return path;
+      return run.save(trainer.step_count(), keep, [&](const std::string& p) { trainer.save(p, config_text); });
     };
 
     const long stop_after = args.get<long>("train.stop_after");

@@ -52,6 +52,23 @@ TEST_CASE("adam: matches torch.optim.Adam with the IBQ tokenizer's betas", "[opt
 TEST_CASE("adam: L2 weight decay matches torch.optim.Adam", "[optim]") { check_trajectory("adam_l2"); }
 TEST_CASE("adamw: decoupled weight decay matches torch.optim.AdamW", "[optim]") { check_trajectory("adamw_ar"); }
 
+TEST_CASE("adamw: decay_matrices_only decays weights of rank >= 2, never norms and biases", "[optim]") {
+  ParamStore<double, Space> store;
+  auto w = store.add("fc.weight", {2, 3}, Init::constant(1.0));
+  auto b = store.add("fc.bias", {3}, Init::constant(1.0));
+  store.allocate(0);
+  AdamConfig c;
+  c.lr = 0.1, c.weight_decay = 0.5, c.decoupled_weight_decay = true;
+  Adam<double, Space> opt(store, c);
+  opt.decay_matrices_only();
+  opt.step();  // zero gradients: only the decay moves anything
+  for (double v : store.value(w).to_host()) CHECK(v == Approx(1.0 - 0.1 * 0.5));
+  for (double v : store.value(b).to_host()) CHECK(v == 1.0);
+  Adam<double, Space> all(store, c);  // the reference's behaviour: every group decays
+  all.step();
+  for (double v : store.value(b).to_host()) CHECK(v == Approx(1.0 - 0.1 * 0.5));
+}
+
 TEST_CASE("clip_grad_norm: matches torch.nn.utils.clip_grad_norm_", "[optim]") {
   auto f = fixture();
   for (std::string name : {"clip_active", "clip_inactive"}) {

@@ -25,6 +25,25 @@ TEST_CASE("cosine_lr: linear warm-up, then a half cosine to the floor", "[optim]
   CHECK(cosine_lr(1.0, 110, 110, 10, 0.2) == Approx(0.2));
 }
 
+TEST_CASE("ar_lr: warm-up from 0.005 peak, flat for 5% of the rest, linear to wpe peak at the last step", "[optim]") {
+  // 10 warm-up steps, then 101 steps (10 .. 110, the last is total - 1 = 110) of which the first 5% are flat.
+  CHECK(ar_lr(2.0, 0, 111, 10) == Approx(0.01));
+  CHECK(ar_lr(2.0, 5, 111, 10) == Approx(2.0 * (0.005 + 0.995 * 0.5)));
+  CHECK(ar_lr(2.0, 10, 111, 10) == Approx(2.0));
+  CHECK(ar_lr(2.0, 14, 111, 10) == Approx(2.0));  // 4% of the way: flat
+  CHECK(ar_lr(2.0, 60, 111, 10) == Approx(2.0 * (0.1 + 0.9 * 0.5 / 0.95)));
+  CHECK(ar_lr(2.0, 110, 111, 10) == Approx(0.2));
+  CHECK(ar_lr(2.0, 110, 111, 10, 0.005, 0.01) == Approx(0.02));
+  CHECK(ar_lr(2.0, 3, 4, 10) < 2.0);  // all warm-up
+}
+
+TEST_CASE("cosine_weight_decay: half cosine from start to end over the run; end = start is constant", "[optim]") {
+  CHECK(cosine_weight_decay(0.05, 0.08, 0, 101) == Approx(0.05));
+  CHECK(cosine_weight_decay(0.05, 0.08, 50, 101) == Approx(0.065));
+  CHECK(cosine_weight_decay(0.05, 0.08, 100, 101) == Approx(0.08));
+  CHECK(cosine_weight_decay(0.05, 0.05, 37, 101) == Approx(0.05));
+}
+
 TEST_CASE("ema: shadow = decay * shadow + (1 - decay) * params, starting from the params", "[optim]") {
   ParamStore<double, Space> store;
   auto w = store.add("w", {3}, Init::zeros());

@@ -9,6 +9,8 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "ibq/core/config.hpp"
 
@@ -40,5 +42,16 @@ struct Rng {
   }
   Rng split(std::uint64_t sub) const { return Rng{seed, mix(stream ^ mix(sub + 0x632be59bd9b4e019ull))}; }
 };
+
+// An epoch's order of `count` items: Fisher-Yates with the counter-based RNG, a pure function of
+// (seed, epoch), so every rank and every resumed run draws the same permutation.
+inline std::vector<index_t> epoch_permutation(index_t count, std::uint64_t seed, std::uint64_t epoch) {
+  std::vector<index_t> order(static_cast<std::size_t>(count));
+  for (index_t i = 0; i < count; ++i) order[std::size_t(i)] = i;
+  const Rng rng{seed, 0x5eed0000 + epoch};
+  for (index_t i = count - 1; i > 0; --i)
+    std::swap(order[std::size_t(i)], order[std::size_t(rng.uniform(std::uint64_t(i)) * double(i + 1))]);
+  return order;
+}
 
 }  // namespace ibq

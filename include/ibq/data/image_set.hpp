@@ -39,11 +39,7 @@ class ImageSource {
 
   // Fisher-Yates with the counter-based RNG: a pure function of (seed, epoch).
   std::vector<index_t> epoch_order(std::uint64_t seed, std::uint64_t epoch) const {
-    std::vector<index_t> order(count);
-    for (index_t i = 0; i < count; ++i) order[i] = i;
-    const Rng rng{seed, 0x5eed0000 + epoch};
-    for (index_t i = count - 1; i > 0; --i) std::swap(order[i], order[index_t(rng.uniform(i) * double(i + 1))]);
-    return order;
+    return epoch_permutation(count, seed, epoch);
   }
 
   // Images order[first, first + n) as a normalised Tensor [n, C, H, W].

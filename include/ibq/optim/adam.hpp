@@ -8,9 +8,14 @@
 // Matches torch.optim.Adam / AdamW (bias-corrected moments, eps outside the square root). Adam's weight
 // decay is L2 added to the gradient; AdamW's is decoupled (p -= lr * wd * p before the update).
 // The moments are flat buffers of the same layout as the parameters, so checkpoints store them by name.
+// Weight decay reaches every parameter unless decay_matrices_only() is called: then only tensors of rank
+// >= 2 (weights and embeddings) decay, not norms and biases (the usual AdamW grouping; the AR reference
+// overwrites both groups' decay every step, so it decays everything).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "ibq/nn/param_store.hpp"
 
@@ -28,7 +33,8 @@ struct AdamConfig {
 // One fused pass: p, m, v updated in place from g. Public and free so nvcc accepts its device lambda.
 template <class T, class Space>
 void adam_update(const Tensor<T, Space>& p, const Tensor<T, Space>& g, const Tensor<T, Space>& m,
-                 const Tensor<T, Space>& v, const AdamConfig& c, std::int64_t step) {
+                 const Tensor<T, Space>& v, const AdamConfig& c, std::int64_t step,
+                 const Tensor<T, Space>& decay_mask = {}) {
   const T lr = T(c.lr), b1 = T(c.beta1), b2 = T(c.beta2), eps = T(c.eps), wd = T(c.weight_decay);
   const bool decoupled = c.decoupled_weight_decay;
   const T bc1 = T(1 - std::pow(c.beta1, double(step)));
@@ -37,10 +43,13 @@ void adam_update(const Tensor<T, Space>& p, const Tensor<T, Space>& g, const Ten
   auto gv = g.view();
   auto mv = m.view();
   auto vv = v.view();
+  auto dv = decay_mask.view();
+  const bool masked = decay_mask.defined();
   Kokkos::parallel_for("ibq::optim::adam", range<Space>(p.size()), KOKKOS_LAMBDA(index_t i) {
     T grad = gv(i);
-    if (decoupled) pv(i) -= lr * wd * pv(i);
-    else grad += wd * pv(i);
+    const T wdi = masked ? wd * dv(i) : wd;
+    if (decoupled) pv(i) -= lr * wdi * pv(i);
+    else grad += wdi * pv(i);
     mv(i) = b1 * mv(i) + (T(1) - b1) * grad;
     vv(i) = b2 * vv(i) + (T(1) - b2) * grad * grad;
     pv(i) -= (lr / bc1) * mv(i) / (Kokkos::Experimental::sqrt(vv(i)) / sqrt_bc2 + eps);
@@ -62,8 +71,16 @@ class Adam {
 
   void step() {
     ++step_;
-    adam_update(store_.flat_values(), store_.flat_grads(), m_, v_, config_, step_);
+    adam_update(store_.flat_values(), store_.flat_grads(), m_, v_, config_, step_, decay_mask_);
     store_.mark_values_modified();
+  }
+
+  // Weight decay only on tensors of rank >= 2; norms and biases keep theirs at 0.
+  void decay_matrices_only() {
+    std::vector<T> mask(std::size_t(store_.num_params()), T(0));
+    for (const auto& e : store_.params())
+      if (e.shape.rank >= 2) std::fill(mask.begin() + e.offset, mask.begin() + e.offset + e.shape.numel(), T(1));
+    decay_mask_ = tensor_type::from_host(Shape{store_.num_params()}, mask);
   }
 
   void set_lr(double lr) { config_.lr = lr; }
@@ -79,6 +96,7 @@ class Adam {
   ParamStore<T, Space>& store_;
   AdamConfig config_;
   tensor_type m_, v_;
+  tensor_type decay_mask_;  // undefined: every element decays
   std::int64_t step_ = 0;
 };
 

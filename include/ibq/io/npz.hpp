@@ -1,0 +1,237 @@
+// ibq/io/npz.hpp — NumPy .npz files of uint8 arrays, the format of the ADM evaluation suite (`arr_0`).
+//
+//   ibq::write_npz("samples.npz", {{"arr_0", pixels, {N, H, W, 3}}});   // uint8 NHWC, atomically
+//   auto a = ibq::read_npz_uint8("samples.npz", "arr_0");               // shape and bytes back
+//
+// An .npz is a zip archive of .npy files, stored without compression (numpy.savez does the same). An .npy
+// is a 6-byte magic, a version (1.0), a little-endian header length and a Python dict literal
+// {'descr': '|u1', 'fortran_order': False, 'shape': (...), } padded with spaces to a multiple of 64 bytes,
+// then the raw C-order data. 50,000 samples of 256x256x3 are 9.8 GB, beyond the 4 GiB of plain zip, so a
+// member or archive that large gets ZIP64 records (as Python's zipfile writes and reads them).
+#pragma once
+
+#include <zlib.h>
+
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "ibq/core/config.hpp"
+#include "ibq/core/error.hpp"
+
+namespace ibq {
+
+struct NpzArray {
+  std::string name;                 // the member is name + ".npy"
+  std::vector<std::uint8_t> data;   // C order
+  std::vector<index_t> shape;
+};
+
+namespace detail {
+inline std::string npy_header(const std::vector<index_t>& shape) {
+  std::string dims;
+  for (std::size_t i = 0; i < shape.size(); ++i) dims += std::to_string(shape[i]) + (shape.size() == 1 || i + 1 < shape.size() ? "," : "");
+  std::string dict = "{'descr': '|u1', 'fortran_order': False, 'shape': (" + dims + "), }";
+  const std::size_t unpadded = 10 + dict.size() + 1;  // magic 6 + version 2 + length 2, dict, '\n'
+  dict += std::string((64 - unpadded % 64) % 64, ' ') + "\n";
+  std::string h = "\x93NUMPY";
+  h += char(1), h += char(0);
+  h += char(dict.size() & 0xff), h += char((dict.size() >> 8) & 0xff);
+  return h + dict;
+}
+
+struct ZipWriter {
+  std::ofstream out;
+  std::uint64_t offset = 0;
+  std::string central;
+  std::uint16_t entries = 0;
+
+  template <class U>
+  static void put(std::string& s, U v) {
+    for (std::size_t i = 0; i < sizeof(U); ++i) s += char((std::uint64_t(v) >> (8 * i)) & 0xff);
+  }
+  void write(const std::string& s) {
+    out.write(s.data(), std::streamsize(s.size()));
+    offset += s.size();
+  }
+  void write(const void* p, std::uint64_t n) {
+    out.write(static_cast<const char*>(p), std::streamsize(n));
+    offset += n;
+  }
+
+  // One stored member: [local header][payload parts].
+  void add(const std::string& name, const std::vector<std::pair<const void*, std::uint64_t>>& parts) {
+    std::uint64_t size = 0;
+    uLong crc = crc32(0L, Z_NULL, 0);
+    for (const auto& [p, n] : parts) {
+      size += n;
+      for (std::uint64_t done = 0; done < n;) {  // crc32 takes a uInt length
+        const uInt chunk = uInt(std::min<std::uint64_t>(n - done, 1u << 30));
+        crc = crc32(crc, static_cast<const Bytef*>(p) + done, chunk);
+        done += chunk;
+      }
+    }
+    const bool zip64 = size >= 0xffffffffull || offset >= 0xffffffffull;
+    const std::uint64_t local_at = offset;
+    std::string h;
+    put<std::uint32_t>(h, 0x04034b50);
+    put<std::uint16_t>(h, zip64 ? 45 : 20);  // version needed
+    put<std::uint16_t>(h, 0);                // flags
+    put<std::uint16_t>(h, 0);                // stored
+    put<std::uint16_t>(h, 0), put<std::uint16_t>(h, 0x21);  // time, date (1980-01-01)
+    put<std::uint32_t>(h, std::uint32_t(crc));
+    put<std::uint32_t>(h, zip64 ? 0xffffffffu : std::uint32_t(size));
+    put<std::uint32_t>(h, zip64 ? 0xffffffffu : std::uint32_t(size));
+    put<std::uint16_t>(h, std::uint16_t(name.size()));
+    put<std::uint16_t>(h, zip64 ? 20 : 0);  // extra: ZIP64 sizes
+    h += name;
+    if (zip64) {
+      put<std::uint16_t>(h, 1), put<std::uint16_t>(h, 16);
+      put<std::uint64_t>(h, size), put<std::uint64_t>(h, size);
+    }
+    write(h);
+    for (const auto& [p, n] : parts) write(p, n);
+    // Its central directory record.
+    std::string c;
+    put<std::uint32_t>(c, 0x02014b50);
+    put<std::uint16_t>(c, zip64 ? 45 : 20), put<std::uint16_t>(c, zip64 ? 45 : 20);
+    put<std::uint16_t>(c, 0), put<std::uint16_t>(c, 0), put<std::uint16_t>(c, 0), put<std::uint16_t>(c, 0x21);
+    put<std::uint32_t>(c, std::uint32_t(crc));
+    put<std::uint32_t>(c, zip64 ? 0xffffffffu : std::uint32_t(size));
+    put<std::uint32_t>(c, zip64 ? 0xffffffffu : std::uint32_t(size));
+    put<std::uint16_t>(c, std::uint16_t(name.size()));
+    put<std::uint16_t>(c, zip64 ? 28 : 0);
+    put<std::uint16_t>(c, 0), put<std::uint16_t>(c, 0), put<std::uint16_t>(c, 0);  // comment, disk, internal
+    put<std::uint32_t>(c, 0);                                                       // external attributes
+    put<std::uint32_t>(c, zip64 ? 0xffffffffu : std::uint32_t(local_at));
+    c += name;
+    if (zip64) {
+      put<std::uint16_t>(c, 1), put<std::uint16_t>(c, 24);
+      put<std::uint64_t>(c, size), put<std::uint64_t>(c, size), put<std::uint64_t>(c, local_at);
+    }
+    central += c;
+    ++entries;
+  }
+
+  void finish() {
+    const std::uint64_t cd_at = offset, cd_size = central.size();
+    write(central);
+    const bool zip64 = cd_at >= 0xffffffffull;
+    std::string e;
+    if (zip64) {  // ZIP64 end of central directory record and its locator
+      const std::uint64_t z64_at = offset;
+      put<std::uint32_t>(e, 0x06064b50);
+      put<std::uint64_t>(e, 44);
+      put<std::uint16_t>(e, 45), put<std::uint16_t>(e, 45);
+      put<std::uint32_t>(e, 0), put<std::uint32_t>(e, 0);
+      put<std::uint64_t>(e, entries), put<std::uint64_t>(e, entries);
+      put<std::uint64_t>(e, cd_size), put<std::uint64_t>(e, cd_at);
+      put<std::uint32_t>(e, 0x07064b50);
+      put<std::uint32_t>(e, 0);
+      put<std::uint64_t>(e, z64_at);
+      put<std::uint32_t>(e, 1);
+    }
+    put<std::uint32_t>(e, 0x06054b50);
+    put<std::uint16_t>(e, 0), put<std::uint16_t>(e, 0);
+    put<std::uint16_t>(e, entries), put<std::uint16_t>(e, entries);
+    put<std::uint32_t>(e, std::uint32_t(cd_size));
+    put<std::uint32_t>(e, zip64 ? 0xffffffffu : std::uint32_t(cd_at));
+    put<std::uint16_t>(e, 0);
+    write(e);
+  }
+};
+}  // namespace detail
+
+// Writes the arrays as one .npz, through a temporary file renamed into place (an interrupted write never
+// leaves a truncated archive under the final name).
+inline void write_npz(const std::string& path, const std::vector<NpzArray>& arrays) {
+  const std::string tmp = path + ".tmp";
+  {
+    detail::ZipWriter z;
+    z.out.open(tmp, std::ios::binary | std::ios::trunc);
+    IBQ_CHECK(z.out, "write_npz: cannot create '" << tmp << "'; check that the directory exists and is writable");
+    for (const auto& a : arrays) {
+      index_t n = 1;
+      for (index_t d : a.shape) n *= d;
+      IBQ_CHECK(n == index_t(a.data.size()), "write_npz: array '" << a.name << "' has " << a.data.size()
+                                                                  << " bytes for a shape of " << n << " elements");
+      const std::string header = detail::npy_header(a.shape);
+      z.add(a.name + ".npy", {{header.data(), header.size()}, {a.data.data(), a.data.size()}});
+    }
+    z.finish();
+    z.out.close();
+    IBQ_CHECK(z.out, "write_npz: writing '" << tmp << "' failed (disk full?)");
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+namespace detail {
+template <class U>
+U get_le(const std::uint8_t* p) {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < sizeof(U); ++i) v |= std::uint64_t(p[i]) << (8 * i);
+  return U(v);
+}
+}  // namespace detail
+
+// Reads one uint8 member (`name`.npy) of an uncompressed .npz: ours, or numpy.savez's (ZIP64 or not).
+inline NpzArray read_npz_uint8(const std::string& path, const std::string& name) {
+  std::ifstream in(path, std::ios::binary);
+  IBQ_CHECK(in, "read_npz: cannot open '" << path << "'");
+  const std::string want = name + ".npy";
+  std::vector<std::uint8_t> h(30);
+  while (in.read(reinterpret_cast<char*>(h.data()), 30)) {
+    IBQ_CHECK(detail::get_le<std::uint32_t>(h.data()) == 0x04034b50,
+              "read_npz: '" << path << "' has no member '" << want << "' (or is not an .npz)");
+    const auto method = detail::get_le<std::uint16_t>(h.data() + 8);
+    std::uint64_t size = detail::get_le<std::uint32_t>(h.data() + 18);
+    const auto name_len = detail::get_le<std::uint16_t>(h.data() + 26), extra_len = detail::get_le<std::uint16_t>(h.data() + 28);
+    std::string member(name_len, '\0');
+    std::vector<std::uint8_t> extra(extra_len);
+    in.read(member.data(), name_len);
+    in.read(reinterpret_cast<char*>(extra.data()), extra_len);
+    for (std::size_t at = 0; at + 4 <= extra.size();) {  // the ZIP64 field holds the real sizes
+      const auto id = detail::get_le<std::uint16_t>(extra.data() + at), len = detail::get_le<std::uint16_t>(extra.data() + at + 2);
+      if (id == 1 && size == 0xffffffffull && len >= 16) size = detail::get_le<std::uint64_t>(extra.data() + at + 12);
+      at += 4 + len;
+    }
+    IBQ_CHECK(detail::get_le<std::uint16_t>(h.data() + 6) % 16 < 8, "read_npz: '" << path << "' uses data descriptors");
+    if (member != want) {
+      in.seekg(std::streamoff(size), std::ios::cur);
+      continue;
+    }
+    IBQ_CHECK(method == 0, "read_npz: '" << want << "' in '" << path << "' is compressed (numpy.savez_compressed); "
+                                         << "re-save it with numpy.savez");
+    std::vector<std::uint8_t> npy(size);
+    in.read(reinterpret_cast<char*>(npy.data()), std::streamsize(size));
+    IBQ_CHECK(in && size >= 10 && std::memcmp(npy.data(), "\x93NUMPY", 6) == 0,
+              "read_npz: '" << want << "' in '" << path << "' is not an .npy array");
+    const std::size_t hlen = npy[6] == 1 ? detail::get_le<std::uint16_t>(npy.data() + 8) : detail::get_le<std::uint32_t>(npy.data() + 8);
+    const std::size_t start = (npy[6] == 1 ? 10 : 12) + hlen;
+    const std::string dict(npy.begin() + (npy[6] == 1 ? 10 : 12), npy.begin() + std::ptrdiff_t(start));
+    IBQ_CHECK(dict.find("'|u1'") != std::string::npos && dict.find("'fortran_order': False") != std::string::npos,
+              "read_npz: '" << want << "' in '" << path << "' is not a C-order uint8 array: " << dict);
+    NpzArray a;
+    a.name = name;
+    const auto open = dict.find('(', dict.find("'shape'")), close = dict.find(')', open);
+    std::string dims = dict.substr(open + 1, close - open - 1);
+    index_t n = 1;
+    for (std::size_t p = 0; p < dims.size();) {
+      const auto q = dims.find(',', p);
+      const std::string d = dims.substr(p, q == std::string::npos ? std::string::npos : q - p);
+      if (d.find_first_not_of(' ') != std::string::npos) a.shape.push_back(index_t(std::stoll(d))), n *= a.shape.back();
+      if (q == std::string::npos) break;
+      p = q + 1;
+    }
+    IBQ_CHECK(npy.size() - start == std::size_t(n), "read_npz: '" << want << "' in '" << path << "' holds "
+                                                                   << npy.size() - start << " bytes for " << n << " elements");
+    a.data.assign(npy.begin() + std::ptrdiff_t(start), npy.end());
+    return a;
+  }
+  IBQ_THROW("read_npz: '" << path << "' has no member '" << want << "'");
+}
+
+}  // namespace ibq
