@@ -11,6 +11,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "common/ar_options.hpp"
 #include "common/progress.hpp"
 #include "common/run_dir.hpp"
 #include "common/runtime.hpp"
@@ -38,17 +39,9 @@ int main(int argc, char** argv) {
   const std::string prog = "ibq-train-ar";
   return ibq::cli::run_main(prog, [&] {
     ibq::cli::Options opt(prog, "trains the class-conditional AR transformer (ibq-spec.md section 5) on HDF5 tokens");
-    opt.add<std::string>("data.tokens", "runs/tokens/train.h5", "token dataset from ibq-tokenize (a file or a shard stem)")
-        .add<std::string>("model.preset", "fmnist-s", "B, L, XL, XXL (ImageNet, K = 16384) or fmnist-s/m/l (8x8, K = 1024)")
-        .add<long>("model.layers", 0, "blocks (0: the preset's)")
-        .add<long>("model.dim", 0, "width C (0: the preset's)")
-        .add<long>("model.heads", 0, "attention heads (0: the preset's; head dim = dim / heads)")
-        .add<long>("model.classes", 0, "classes, without the null class (0: the preset's)")
-        .add<double>("model.class_dropout", 0.1, "probability of the null class in training (classifier-free guidance)")
-        .add<double>("model.token_dropout", 0.1, "dropout on the input embeddings")
-        .add<double>("model.resid_dropout", 0.1, "dropout on each attention output")
-        .add<double>("model.ffn_dropout", 0.1, "dropout on each FFN output")
-        .add<long>("train.batch_size", 24, "sequences per step and rank (the reference: 24 x 32 ranks for B)")
+    opt.add<std::string>("data.tokens", "runs/tokens/train.h5", "token dataset from ibq-tokenize (a file or a shard stem)");
+    ibq::cli::add_ar_model_options(opt);
+    opt.add<long>("train.batch_size", 24, "sequences per step and rank (the reference: 24 x 32 ranks for B)")
         .add<double>("train.epochs", 300, "length in epochs (used when train.steps = 0)")
         .add<long>("train.steps", 0, "length in optimizer steps (0: from train.epochs)")
         .add<double>("train.lr", 3e-4, "peak learning rate")
@@ -75,20 +68,7 @@ int main(int argc, char** argv) {
         .add<int>("runtime.threads", 0, "CPU threads (0: OMP_NUM_THREADS or all cores)");
     const auto args = opt.parse(argc, argv);
 
-    ibq::ArConfig mc = ibq::ArConfig::preset(args.get<std::string>("model.preset"));
-    auto override_index = [&](const char* key, ibq::index_t& field) {
-      const long v = args.get<long>(key);
-      IBQ_CHECK(v >= 0, key << " must be >= 0 (0: the preset's), got " << v);
-      if (v > 0) field = v;
-    };
-    override_index("model.layers", mc.n_layer);
-    override_index("model.dim", mc.dim);
-    override_index("model.heads", mc.n_head);
-    override_index("model.classes", mc.num_classes);
-    mc.class_dropout = args.get<double>("model.class_dropout");
-    mc.token_dropout = args.get<double>("model.token_dropout");
-    mc.resid_dropout = args.get<double>("model.resid_dropout");
-    mc.ffn_dropout = args.get<double>("model.ffn_dropout");
+    const ibq::ArConfig mc = ibq::cli::ar_model_config(args);
     ibq::ArTrainConfig tc;
     tc.batch_size = args.get<long>("train.batch_size");
     tc.epochs = args.get<double>("train.epochs");
@@ -106,7 +86,6 @@ int main(int argc, char** argv) {
     tc.clip = args.get<double>("train.clip");
     tc.seed = args.get<unsigned long>("train.seed");
     tc.validate();
-    mc.validate();
     const long log_every = std::max(1L, args.get<long>("log.every"));
     const long ckpt_every = args.get<long>("output.checkpoint_every");
     const long keep = args.get<long>("output.keep");
