@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
     if (list.empty())
       for (ibq::index_t c = 0; c < mc.num_classes; ++c) classes.push_back(std::int32_t(c));
     else
-      for (long c : ibq::cli::parse_int_list(list, "sample.classes", false)) classes.push_back(std::int32_t(c));
+      for (long c : ibq::cli::parse_int_list(list, "sample.classes", false, 0)) classes.push_back(std::int32_t(c));
     std::vector<std::int32_t> labels;
     for (auto c : classes)
       for (long i = 0; i < per_class; ++i) labels.push_back(c);

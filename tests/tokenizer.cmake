@@ -50,3 +50,10 @@ add_test(NAME "drivers: tokenizer under mpirun: 2-rank checkpoints resume on 1 a
          COMMAND bash ${_run}/tokenizer_mpi.sh ${_tok} ${_scratch}/tok-mpi ${CMAKE_SOURCE_DIR})
 set_tests_properties("drivers: tokenizer under mpirun: 2-rank checkpoints resume on 1 and 4 ranks; a signal stops every rank"
   PROPERTIES LABELS "integration;mpi" TIMEOUT 900)
+if(TARGET ibq-tokenize AND TARGET ibq-train-ar AND TARGET ibq-sample)
+  add_test(NAME "drivers: ibq-train-ar resumes exactly, trains on 2 ranks, and ibq-sample reproduces its images"
+           COMMAND bash ${_run}/ar_train_sample.sh ${_tok} $<TARGET_FILE:ibq-tokenize> $<TARGET_FILE:ibq-train-ar>
+                   $<TARGET_FILE:ibq-sample> ${_scratch}/ar ${CMAKE_SOURCE_DIR})
+  set_tests_properties("drivers: ibq-train-ar resumes exactly, trains on 2 ranks, and ibq-sample reproduces its images"
+    PROPERTIES LABELS "integration;mpi" TIMEOUT 900)
+endif()

@@ -15,6 +15,8 @@ inline void add_ar_model_options(Options& opt) {
       .add<long>("model.dim", 0, "width C (0: the preset's)")
       .add<long>("model.heads", 0, "attention heads (0: the preset's; head dim = dim / heads)")
       .add<long>("model.classes", 0, "classes, without the null class (0: the preset's)")
+      .add<long>("model.vocab_size", 0, "codebook size K of the tokens (0: the preset's)")
+      .add<long>("model.grid", 0, "tokens per side of a grid (0: the preset's)")
       .add<double>("model.class_dropout", 0.1, "probability of the null class in training (classifier-free guidance)")
       .add<double>("model.token_dropout", 0.1, "dropout on the input embeddings")
       .add<double>("model.resid_dropout", 0.1, "dropout on each attention output")
@@ -32,6 +34,8 @@ inline ArConfig ar_model_config(const Args& args) {
   override_index("model.dim", mc.dim);
   override_index("model.heads", mc.n_head);
   override_index("model.classes", mc.num_classes);
+  override_index("model.vocab_size", mc.vocab_size);
+  override_index("model.grid", mc.grid);
   mc.class_dropout = args.get<double>("model.class_dropout");
   mc.token_dropout = args.get<double>("model.token_dropout");
   mc.resid_dropout = args.get<double>("model.resid_dropout");

@@ -22,8 +22,9 @@
 
 namespace ibq::cli {
 
-// "1,1,2" -> {1, 1, 2}; empty text -> {} when allow_empty.
-inline std::vector<long> parse_int_list(const std::string& text, const std::string& key, bool allow_empty = false) {
+// "1,1,2" -> {1, 1, 2}; empty text -> {} when allow_empty; values >= min_value (1 unless told).
+inline std::vector<long> parse_int_list(const std::string& text, const std::string& key, bool allow_empty = false,
+                                        long min_value = 1) {
   std::vector<long> out;
   std::stringstream ss(text);
   std::string item;
@@ -34,10 +35,10 @@ inline std::vector<long> parse_int_list(const std::string& text, const std::stri
     try {
       std::size_t used = 0;
       const long v = std::stol(item, &used);
-      IBQ_CHECK(used == item.size() && v > 0, "");
+      IBQ_CHECK(used == item.size() && v >= min_value, "");
       out.push_back(v);
     } catch (...) {
-      IBQ_THROW(key << " must be a comma-separated list of positive integers, got '" << text << "'");
+      IBQ_THROW(key << " must be a comma-separated list of integers >= " << min_value << ", got '" << text << "'");
     }
   }
   IBQ_CHECK(allow_empty || !out.empty(), key << " must not be empty");

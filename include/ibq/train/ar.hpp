@@ -179,7 +179,7 @@ class ArTrainer {
               "the token dataset holds " << info.grid_h << "x" << info.grid_w << " grids of K = "
                                          << info.codebook_size << " codes, but the model expects " << mc.grid << "x"
                                          << mc.grid << " and K = " << mc.vocab_size
-                                         << " (model.grid, model.vocab_size)");
+                                         << "; set model.grid and model.vocab_size to match");
     return data.count();
   }
 
