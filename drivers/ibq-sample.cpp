@@ -8,7 +8,9 @@
 // the .npz holds uint8 NHWC images as arr_0 (the ADM evaluation suite's layout), class by class in the
 // order of sample.classes, per_class each. Draws come from the counter-based RNG: the same seed gives the
 // same images.
+#include <algorithm>
 #include <filesystem>
+#include <iomanip>
 #include <sstream>
 
 #include "common/ar_options.hpp"
@@ -22,8 +24,54 @@
 #include "ibq/io/shard_names.hpp"
 #include "ibq/io/token_dataset.hpp"
 #include "ibq/models/ar_sampler.hpp"
+#include "ibq/models/classifier.hpp"
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// The fraction of samples (uint8 NHWC, R x R x C) that the order-1 classifier assigns their class. The
+// samples are centre-cropped to the classifier's 28x28 (the quick start pads Fashion-MNIST with zeros to
+// 32x32) and normalised with its training statistics.
+double classifier_accuracy(const std::string& prog, const std::string& path, const std::vector<std::uint8_t>& pixels,
+                           const std::vector<std::int32_t>& labels, ibq::index_t R, ibq::index_t C) {
+  IBQ_CHECK(fs::exists(path), "eval.classifier '" << path << "' does not exist; train one with ibq-train-classifier");
+  ibq::cli::Options stored_opt(prog, "");
+  stored_opt.add<std::string>("model.channels", "32,64,128", "").add<long>("model.hidden", 128, "");
+  const auto stored = stored_opt.parse_text(ibq::h5::File(path, ibq::h5::File::Mode::read).attr_string("/", "config"),
+                                            "'" + path + "'");
+  ibq::ClassifierConfig cc;
+  cc.channels.clear();
+  for (long c : ibq::cli::parse_int_list(stored.get<std::string>("model.channels"), "model.channels"))
+    cc.channels.push_back(c);
+  cc.hidden = stored.get<long>("model.hidden");
+  IBQ_CHECK(C == cc.in_channels && R >= cc.image_size, "eval.classifier takes " << cc.in_channels << "-channel "
+                                                                               << cc.image_size << "x" << cc.image_size
+                                                                               << " images; the samples are " << C
+                                                                               << "-channel " << R << "x" << R);
+  ibq::Classifier<float> net(cc, 0);
+  ibq::load_checkpoint(path, "classifier", net.store());
+  const ibq::index_t S = cc.image_size, off = (R - S) / 2, n = ibq::index_t(labels.size());
+  std::vector<float> x(std::size_t(n * S * S));
+  for (ibq::index_t i = 0; i < n; ++i)
+    for (ibq::index_t r = 0; r < S; ++r)
+      for (ibq::index_t c = 0; c < S; ++c)
+        x[std::size_t((i * S + r) * S + c)] =
+            float((pixels[std::size_t((i * R + r + off) * R + c + off)] / 255.0 - ibq::fashion_mnist_mean) / ibq::fashion_mnist_std);
+  ibq::Tape<float> tape;
+  auto guard = tape.no_grad();
+  const auto logits = net.forward(tape.leaf(ibq::Tensor<float>::from_host(ibq::Shape{n, 1, S, S}, x)), false)
+                          .logits.value().to_host();
+  const ibq::index_t K = cc.num_classes;
+  ibq::index_t right = 0;
+  for (ibq::index_t i = 0; i < n; ++i) {
+    const auto* row = logits.data() + i * K;
+    right += std::max_element(row, row + K) - row == labels[std::size_t(i)];
+  }
+  return double(right) / double(n);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   ibq::settle_process_environment(argv);
@@ -40,6 +88,9 @@ int main(int argc, char** argv) {
         .add<double>("sample.top_p", 1.0, "keep the most likely tokens up to this probability mass (1: off)")
         .add<unsigned long>("sample.seed", 42, "sampling seed")
         .add<long>("sample.batch_size", 64, "images sampled together")
+        .add<std::string>("eval.classifier", "", "classifier checkpoint (ibq-train-classifier): report how often it "
+                                                 "assigns each sample its requested class (1-channel images of 28x28 "
+                                                 "or padded to more, as the quick start's 32x32)")
         .add<std::string>("output.png", "samples.png", "PNG grid, one row per class (empty: none)")
         .add<std::string>("output.npz", "", "uint8 NHWC images as arr_0, class by class (empty: none)")
         .add<long>("output.scale", 2, "PNG pixel scale")
@@ -116,6 +167,12 @@ int main(int argc, char** argv) {
       bar.update(ibq::index_t(first + n), "");
     }
     bar.finish("sampled");
+    const std::string clf_path = args.get<std::string>("eval.classifier");
+    if (!clf_path.empty()) {
+      const double acc = classifier_accuracy(prog, clf_path, pixels, labels, R, C);
+      std::cout << "class accuracy " << std::fixed << std::setprecision(4) << acc << std::defaultfloat << " ("
+                << labels.size() << " samples, cfg " << sc.cfg_scale << ", classifier " << clf_path << ")\n";
+    }
     if (!png_path.empty()) {
       std::vector<std::vector<std::uint8_t>> rows;
       const std::size_t per_image = std::size_t(R * R * C);

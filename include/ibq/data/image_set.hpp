@@ -126,6 +126,9 @@ inline void scale_to_unit_range(ImageSource& set) {
   set.std = 0.5;
 }
 
+// Fashion-MNIST's training-set pixel statistics (of pixel / 255), the classifier's normalisation.
+inline constexpr double fashion_mnist_mean = 0.2860, fashion_mnist_std = 0.3530;
+
 // Fashion-MNIST from the gzip'd IDX files (Debian: dataset-fashion-mnist). split: "train" or "test".
 inline ImageSet load_fashion_mnist(const std::string& dir, const std::string& split) {
   IBQ_CHECK(split == "train" || split == "test", "load_fashion_mnist: split must be 'train' or 'test', not '" << split << "'");
@@ -140,8 +143,8 @@ inline ImageSet load_fashion_mnist(const std::string& dir, const std::string& sp
   s.width = imgs.cols;
   s.pixels = std::move(imgs.pixels);
   s.labels = std::move(labs);
-  s.mean = 0.2860;  // Fashion-MNIST training-set statistics
-  s.std = 0.3530;
+  s.mean = fashion_mnist_mean;
+  s.std = fashion_mnist_std;
   return s;
 }
 
