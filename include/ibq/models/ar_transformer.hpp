@@ -104,6 +104,70 @@ struct ArKvCache {
   index_t batch = 0, max_len = 0;
 };
 
+// Kernels of the model as free functions: CUDA forbids device lambdas in private member functions.
+namespace detail {
+// x[i] *= f for i in [lo, hi).
+template <class T, class Space>
+void ar_scale_rows(const Tensor<T, Space>& x, index_t lo, index_t hi, T f) {
+  auto v = x.view();
+  Kokkos::parallel_for("ibq::ar::scale_adaln", range<Space>(hi - lo), KOKKOS_LAMBDA(index_t i) { v(lo + i) *= f; });
+}
+
+// labels [B], each replaced by null_class where rng.uniform(b) < p.
+template <class Space>
+Tensor<std::int32_t, Space> ar_drop_labels(const Tensor<std::int32_t, Space>& labels, const Rng& rng, double p,
+                                           std::int32_t null_class) {
+  Tensor<std::int32_t, Space> out(labels.shape());
+  auto in = labels.view();
+  auto o = out.view();
+  const Rng r = rng;
+  Kokkos::parallel_for("ibq::ar::label_dropout", range<Space>(labels.size()), KOKKOS_LAMBDA(index_t b) {
+    o(b) = r.uniform(std::uint64_t(b)) < p ? null_class : in(b);
+  });
+  return out;
+}
+
+// tokens[:, :n] as a contiguous [B, n] tensor.
+template <class Space>
+Tensor<std::int32_t, Space> ar_first_tokens(const Tensor<std::int32_t, Space>& tokens, index_t n) {
+  const index_t B = tokens.dim(0), L = tokens.dim(1);
+  Tensor<std::int32_t, Space> out(Shape{B, n});
+  auto in = tokens.view();
+  auto o = out.view();
+  Kokkos::parallel_for("ibq::ar::slice_tokens", range<Space>(B * n),
+                       KOKKOS_LAMBDA(index_t i) { o(i) = in((i / n) * L + i % n); });
+  return out;
+}
+
+// cache[:, :, start:start+T] = x [B, H, T, D].
+template <class T, class Space>
+void ar_kv_store(const Tensor<T, Space>& x, const Tensor<T, Space>& cache, index_t start) {
+  const index_t Tn = x.dim(2), D = x.dim(3), L = cache.dim(2);
+  IBQ_CHECK(start + Tn <= L && x.dim(0) == cache.dim(0),
+            "ArTransformer: KV cache " << cache.shape() << " cannot take " << x.shape() << " at position " << start);
+  auto xv = x.view();
+  auto cv = cache.view();
+  Kokkos::parallel_for("ibq::ar::kv_store", range<Space>(x.size()), KOKKOS_LAMBDA(index_t i) {
+    const index_t d = i % D, t = (i / D) % Tn, bh = i / (D * Tn);
+    cv((bh * L + start + t) * D + d) = xv(i);
+  });
+}
+
+// cache[:, :, :len] as a contiguous [B, H, len, D] tensor.
+template <class T, class Space>
+Tensor<T, Space> ar_kv_prefix(const Tensor<T, Space>& cache, index_t len) {
+  const index_t D = cache.dim(3), L = cache.dim(2);
+  auto out = Tensor<T, Space>::empty(Shape{cache.dim(0), cache.dim(1), len, D});
+  auto cv = cache.view();
+  auto ov = out.view();
+  Kokkos::parallel_for("ibq::ar::kv_prefix", range<Space>(out.size()), KOKKOS_LAMBDA(index_t i) {
+    const index_t d = i % D, t = (i / D) % len, bh = i / (D * len);
+    ov(i) = cv((bh * L + t) * D + d);
+  });
+  return out;
+}
+}  // namespace detail
+
 template <class T = float, class Space = DefaultSpace>
 class ArTransformer {
  public:
@@ -161,7 +225,9 @@ class ArTransformer {
                                                                      << "token exceed the sequence of "
                                                                      << cfg_.seq_len() << " (1 + grid^2)");
     const index_t B = tokens.dim(0), n = tokens.dim(1);
-    const auto used = training ? drop_labels(labels, rng.split(1)) : labels;
+    const auto used = training ? detail::ar_drop_labels(labels, rng.split(1), cfg_.class_dropout,
+                                                       std::int32_t(cfg_.num_classes))
+                                : labels;
     auto c = embedding(store_.param(tape, class_emb_), reshape_labels(used));  // [B, 1, C]
     auto h = c;
     if (n > 0) h = concat({c, embedding(store_.param(tape, tok_emb_), tokens)}, 1);
@@ -175,7 +241,7 @@ class ArTransformer {
   VarT loss(Tape<T, Space>& tape, const Labels& tokens, const Labels& labels, bool training, const Rng& rng) const {
     const index_t B = tokens.dim(0), n = tokens.dim(1);
     IBQ_CHECK(n >= 1, "ArTransformer::loss: needs at least one target token, got " << tokens.shape());
-    auto inputs = slice_tokens(tokens, n - 1);
+    auto inputs = detail::ar_first_tokens(tokens, n - 1);
     auto logits = forward(tape, inputs, labels, training, rng);  // [B, n, V]
     return cross_entropy(reshape(logits, {B * n, cfg_.vocab_size}), reshape_tokens(tokens, B * n));
   }
@@ -241,10 +307,7 @@ class ArTransformer {
   void scale_adaln_rows() {
     const index_t C = cfg_.dim;
     auto scale_rows = [&](ParamRef w, index_t row0, index_t row1, double f) {
-      auto v = store_.value(w).view();
-      const T s = T(f);
-      Kokkos::parallel_for("ibq::ar::scale_adaln", range<Space>((row1 - row0) * C),
-                           KOKKOS_LAMBDA(index_t i) { v(row0 * C + i) *= s; });
+      detail::ar_scale_rows(store_.value(w), row0 * C, row1 * C, T(f));
     };
     for (auto& b : blocks_) {
       scale_rows(b.ada_lin.weight, 0, 2 * C, cfg_.init_adaln_gamma);
@@ -254,32 +317,8 @@ class ArTransformer {
     store_.mark_values_modified();
   }
 
-  // labels [B] with each replaced by the null class where rng.uniform(b) < class_dropout.
-  Labels drop_labels(const Labels& labels, const Rng& rng) const {
-    Labels out(labels.shape());
-    auto in = labels.view();
-    auto o = out.view();
-    const double p = cfg_.class_dropout;
-    const std::int32_t null_class = std::int32_t(cfg_.num_classes);
-    const Rng r = rng;
-    Kokkos::parallel_for("ibq::ar::label_dropout", range<Space>(labels.size()), KOKKOS_LAMBDA(index_t b) {
-      o(b) = r.uniform(std::uint64_t(b)) < p ? null_class : in(b);
-    });
-    return out;
-  }
   static Labels reshape_labels(const Labels& labels) { return labels.reshape(Shape{labels.dim(0), 1}); }
   static Labels reshape_tokens(const Labels& tokens, index_t n) { return tokens.reshape(Shape{n}); }
-  // tokens[:, :n] as a contiguous [B, n] tensor.
-  static Labels slice_tokens(const Labels& tokens, index_t n) {
-    const index_t B = tokens.dim(0), L = tokens.dim(1);
-    Labels out(Shape{B, n});
-    auto in = tokens.view();
-    auto o = out.view();
-    Kokkos::parallel_for("ibq::ar::slice_tokens", range<Space>(B * n),
-                         KOKKOS_LAMBDA(index_t i) { o(i) = in((i / n) * L + i % n); });
-    return out;
-  }
-
   // x * (1 + scale) + shift, scale and shift [B, 1, C] broadcast over the sequence.
   static VarT modulate(const VarT& x, const VarT& scale, const VarT& shift) { return x * (scale + T(1)) + shift; }
 
@@ -327,41 +366,14 @@ class ArTransformer {
     args.causal = true;
     VarT o;
     if (cache) {
-      store_in_cache(k.value(), cache->k[layer], start);
-      store_in_cache(v.value(), cache->v[layer], start);
-      o = attention(q, tape.leaf(prefix_of(cache->k[layer], start + Tn)), tape.leaf(prefix_of(cache->v[layer], start + Tn)),
-                    args);
+      detail::ar_kv_store(k.value(), cache->k[layer], start);
+      detail::ar_kv_store(v.value(), cache->v[layer], start);
+      o = attention(q, tape.leaf(detail::ar_kv_prefix(cache->k[layer], start + Tn)),
+                    tape.leaf(detail::ar_kv_prefix(cache->v[layer], start + Tn)), args);
     } else {
       o = attention(q, k, v, args);
     }
     return reshape(permute(o, {0, 2, 1, 3}), {B, Tn, C});
-  }
-
-  // cache[:, :, start:start+T] = x [B, H, T, D].
-  static void store_in_cache(const Tensor<T, Space>& x, const Tensor<T, Space>& cache, index_t start) {
-    const index_t H = x.dim(1), Tn = x.dim(2), D = x.dim(3), L = cache.dim(2);
-    IBQ_CHECK(start + Tn <= L && x.dim(0) == cache.dim(0), "ArTransformer: KV cache " << cache.shape()
-                                                                                      << " cannot take " << x.shape()
-                                                                                      << " at position " << start);
-    auto xv = x.view();
-    auto cv = cache.view();
-    Kokkos::parallel_for("ibq::ar::kv_store", range<Space>(x.size()), KOKKOS_LAMBDA(index_t i) {
-      const index_t d = i % D, t = (i / D) % Tn, bh = i / (D * Tn);
-      cv((bh * L + start + t) * D + d) = xv(i);
-    });
-    (void)H;
-  }
-  // cache[:, :, :len] as a contiguous [B, H, len, D] tensor.
-  static Tensor<T, Space> prefix_of(const Tensor<T, Space>& cache, index_t len) {
-    const index_t D = cache.dim(3), L = cache.dim(2);
-    auto out = Tensor<T, Space>::empty(Shape{cache.dim(0), cache.dim(1), len, D});
-    auto cv = cache.view();
-    auto ov = out.view();
-    Kokkos::parallel_for("ibq::ar::kv_prefix", range<Space>(out.size()), KOKKOS_LAMBDA(index_t i) {
-      const index_t d = i % D, t = (i / D) % len, bh = i / (D * len);
-      ov(i) = cv((bh * L + t) * D + d);
-    });
-    return out;
   }
 
   ArConfig cfg_;
