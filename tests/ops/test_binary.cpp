@@ -1,6 +1,7 @@
 // Broadcasting arithmetic: values against a hand-written loop, gradients for every broadcast pattern.
 #include "test_util.hpp"
 #include "ibq/ops/binary.hpp"
+#include "ibq/ops/reduce.hpp"
 
 using namespace ibq;
 using namespace ibq::test;
@@ -25,6 +26,9 @@ void check_broadcast_grads(const GradFn& fn) {
       {{2, 3, 4}, {4}},              // trailing vector (bias)
       {{3, 1}, {1, 4}},              // outer product pattern
       {{2, 3}, {1}},                 // scalar tensor
+      {{2, 5, 3}, {2, 1, 3}},        // the AR model's AdaLN: [B, T, C] by [B, 1, C]
+      {{2, 1, 3, 1}, {1, 4, 1, 2}},  // both broadcast, interleaved
+      {{1, 3, 1, 4}, {2, 3, 1, 4}},  // unit axes on both sides
   };
   for (const auto& [sa, sb] : patterns) {
     INFO(to_string(sa) << " op " << to_string(sb));
@@ -52,4 +56,46 @@ TEST_CASE("binary ops: incompatible shapes name both shapes and the op", "[ops][
   auto a = tape.leaf(TensorD({2, 3}));
   auto b = tape.leaf(TensorD({2, 4}));
   REQUIRE_THROWS_WITH(a * b, Catch::Contains("mul") && Catch::Contains("[2, 3]") && Catch::Contains("[2, 4]"));
+}
+
+// Host loops run along rows of up to 1024 elements with the index maps evaluated once a run; rows longer
+// than that, rows of one element and every broadcast kind must still read and sum exactly the right inputs.
+TEST_CASE("binary ops: values and gradients equal per-element loops for long and short rows", "[ops][binary]") {
+  const std::vector<std::pair<Shape, Shape>> patterns = {
+      {{2, 3, 1500}, {2, 1, 1500}}, {{2, 3, 1500}, {1500}}, {{3000}, {1}}, {{2, 2500, 1}, {2, 1, 3}},
+      {{4, 1, 3, 1}, {1, 2, 1, 1100}}, {{5, 7}, {5, 1}},
+  };
+  for (const auto& [sa, sb] : patterns) {
+    INFO(to_string(sa) << " * " << to_string(sb));
+    const Shape so = broadcast_shapes(sa, sb, "test");
+    TapeD tape;
+    const auto a0 = random_away_from_zero(sa, 5), b0 = random_away_from_zero(sb, 6), w0 = random_away_from_zero(so, 7);
+    auto a = tape.leaf(a0, true), b = tape.leaf(b0, true);
+    auto y = a * b;
+    tape.backward(sum(y * tape.leaf(w0)));
+    // Reference: the output's multi-index, and each input's by dropping its broadcast axes.
+    const auto ah = a0.to_host(), bh = b0.to_host(), wh = w0.to_host();
+    std::vector<double> y_ref(std::size_t(so.numel())), ga(ah.size(), 0.0), gb(bh.size(), 0.0);
+    auto index_into = [&](const Shape& in, index_t i) {
+      index_t j = 0, stride = 1;
+      for (int k = so.rank - 1; k >= 0; --k) {
+        const index_t c = i % so.dims[k];
+        i /= so.dims[k];
+        const int ik = in.rank - so.rank + k;
+        if (ik < 0) continue;
+        if (in.dims[ik] != 1) j += c * stride;
+        stride *= in.dims[ik];
+      }
+      return std::size_t(j);
+    };
+    for (index_t i = 0; i < so.numel(); ++i) {
+      const std::size_t ja = index_into(sa, i), jb = index_into(sb, i);
+      y_ref[std::size_t(i)] = ah[ja] * bh[jb];
+      ga[ja] += wh[std::size_t(i)] * bh[jb];
+      gb[jb] += wh[std::size_t(i)] * ah[ja];
+    }
+    require_close(y.value().to_host(), y_ref, 1e-12);
+    require_close(a.grad().to_host(), ga, 1e-12);
+    require_close(b.grad().to_host(), gb, 1e-12);
+  }
 }

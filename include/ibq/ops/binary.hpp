@@ -7,6 +7,8 @@
 // broadcast bias gets its reduced gradient without atomics.
 #pragma once
 
+#include <algorithm>
+
 #include "ibq/autodiff/tape.hpp"
 #include "ibq/ops/broadcast.hpp"
 
@@ -47,8 +49,12 @@ Tensor<T, Space> binary_forward(const F& f, const Tensor<T, Space>& a, const Ten
                          KOKKOS_LAMBDA(index_t i) { yv(i) = f.f(av(i), bv(i)); });
     return y;
   }
-  Kokkos::parallel_for("ibq::ops::binary_forward", range<Space>(y.size()),
-                       KOKKOS_LAMBDA(index_t i) { yv(i) = f.f(av(ma.in_index(i)), bv(mb.in_index(i))); });
+  const index_t sa = ma.inner_stride(), sb = mb.inner_stride();
+  parallel_for_runs<Space>("ibq::ops::binary_forward", y.size(), std::min(ma.inner(), mb.inner()),
+                           KOKKOS_LAMBDA(index_t i0, index_t len) {
+                             const index_t ja = ma.in_index(i0), jb = mb.in_index(i0);
+                             for (index_t k = 0; k < len; ++k) yv(i0 + k) = f.f(av(ja + k * sa), bv(jb + k * sb));
+                           });
   return y;
 }
 
@@ -71,12 +77,28 @@ void binary_backward(const F& f, bool wrt_b, const Tensor<T, Space>& a, const Te
     });
     return;
   }
+  // Element j of my input is read by outputs first + red_offset(m); only the other input needs an index map.
+  const BroadcastMap other = wrt_b ? ma : mb;
+  if (mine.identity) {  // no reduction: my gradient runs along the output, the other input in runs
+    const index_t so = other.inner_stride();
+    parallel_for_runs<Space>("ibq::ops::binary_backward_runs", g.size(), std::min(mine.inner(), other.inner()),
+                             KOKKOS_LAMBDA(index_t i0, index_t len) {
+                               const index_t o0 = other.in_index(i0);
+                               for (index_t k = 0; k < len; ++k) {
+                                 const index_t i = i0 + k, o = o0 + k * so;
+                                 gv(i) += wrt_b ? gyv(i) * f.db(av(o), bv(i)) : gyv(i) * f.da(av(i), bv(o));
+                               }
+                             });
+    return;
+  }
   Kokkos::parallel_for("ibq::ops::binary_backward", range<Space>(g.size()), KOKKOS_LAMBDA(index_t j) {
+    const index_t first = mine.identity ? j : mine.out_index(j, 0);
+    const T me = wrt_b ? bv(j) : av(j);
     T acc = 0;
     for (index_t m = 0; m < count; ++m) {
-      const index_t i = mine.out_index(j, m);
-      const T x = av(ma.in_index(i)), z = bv(mb.in_index(i));
-      acc += gyv(i) * (wrt_b ? f.db(x, z) : f.da(x, z));
+      const index_t i = first + mine.red_offset(m);
+      const index_t o = other.in_index(i);
+      acc += wrt_b ? gyv(i) * f.db(av(o), me) : gyv(i) * f.da(me, bv(o));
     }
     gv(j) += acc;
   });
