@@ -57,3 +57,19 @@ if(TARGET ibq-tokenize AND TARGET ibq-train-ar AND TARGET ibq-sample)
   set_tests_properties("drivers: ibq-train-ar resumes exactly, trains on 2 ranks, and ibq-sample reproduces its images"
     PROPERTIES LABELS "integration;mpi" TIMEOUT 900)
 endif()
+# The issue's acceptance target for the AR stage, with the shipped config: guided samples are assigned their
+# requested class by the order-1 classifier at least 80% of the time. It reuses the quick-start test's
+# tokenizer and the classifier accuracy test's model (ctest fixtures: selecting this test runs them first).
+if(TARGET ibq-tokenize AND TARGET ibq-train-ar AND TARGET ibq-sample AND TARGET ibq-train-classifier)
+  set(_ar_acc "drivers: AR model on the quick-start tokens: guided samples get their class >= 80% of the time")
+  add_test(NAME "${_ar_acc}"
+           COMMAND bash ${_run}/ar_accuracy.sh $<TARGET_FILE:ibq-tokenize> $<TARGET_FILE:ibq-train-ar>
+                   $<TARGET_FILE:ibq-sample> ${_scratch}/quickstart/run ${_scratch}/accuracy/model.h5
+                   ${_scratch}/ar-accuracy ${CMAKE_SOURCE_DIR} 0.80)
+  set_tests_properties("${_ar_acc}" PROPERTIES LABELS integration TIMEOUT 2400 RUN_SERIAL TRUE
+                       FIXTURES_REQUIRED "quickstart_tokenizer;fmnist_classifier")
+  set_tests_properties("drivers: quickstart tokenizer keeps >= 90% of the codebook in use and reaches 22 dB test PSNR"
+                       PROPERTIES FIXTURES_SETUP quickstart_tokenizer)
+  set_tests_properties("drivers: classifier reaches 88% test accuracy with experiments/fashion_mnist_classifier.ini"
+                       PROPERTIES FIXTURES_SETUP fmnist_classifier)
+endif()

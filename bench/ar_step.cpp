@@ -1,0 +1,151 @@
+// ar_step — one AR transformer training step (teacher-forced logits, cross-entropy, backward, AdamW) against
+// the PyTorch reference model of tests/reference/ar_reference.py in the same run, with peak memory and
+// where the time goes.
+//
+//   bench/run_bench.sh 2 ar_step                    # fmnist-s and fmnist-l at batch 64, with the torch peer
+//   build/bin/ar_step --preset fmnist-m --batch 32 [--reps 5] [--no-peer]
+//
+// Dropouts are off on both sides (the reference module has none), AdamW (0.9, 0.95) decays every group on
+// both. Each configuration runs in its own process (peak resident memory is per process): the step's median
+// over --reps after a warm-up, then one step with the tape's profile on (autodiff/op_profile.hpp), summed
+// per op (forward + backward). The peer is bench/ar_step_torch.py with the same sizes and thread count.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bench_util.hpp"
+#include "ibq/core/host_memory.hpp"
+#include "ibq/core/process_env.hpp"
+#include "ibq/models/ar_transformer.hpp"
+#include "ibq/optim/adam.hpp"
+
+namespace {
+using ibq::index_t;
+
+ibq::ArConfig model_config(const std::string& preset) {
+  auto c = ibq::ArConfig::preset(preset);
+  c.class_dropout = c.token_dropout = c.resid_dropout = c.ffn_dropout = 0;
+  return c;
+}
+
+int run_child(const std::string& preset, long batch, int reps) {
+  ibq::keep_host_memory_warm();
+  const auto cfg = model_config(preset);
+  ibq::ArTransformer<float> model(cfg, 1);
+  ibq::Adam<float> adam(model.store(), {1e-3, 0.9, 0.95, 1e-8, 0.05, true});
+  const index_t n = cfg.grid * cfg.grid;
+  std::vector<std::int32_t> tok(static_cast<std::size_t>(batch * n)), lab(static_cast<std::size_t>(batch));
+  for (std::size_t i = 0; i < tok.size(); ++i) tok[i] = std::int32_t((i * 7919) % std::size_t(cfg.vocab_size));
+  for (std::size_t i = 0; i < lab.size(); ++i) lab[i] = std::int32_t(i % std::size_t(cfg.num_classes + 1));
+  const auto tokens = ibq::Tensor<std::int32_t>::from_host({batch, n}, tok);
+  const auto labels = ibq::Tensor<std::int32_t>::from_host({batch}, lab);
+  const double base = bench::resident_mib();
+  auto step = [&](ibq::OpProfile* prof) {
+    ibq::Tape<float> tape;
+    tape.profile_into(prof);
+    auto loss = model.loss(tape, tokens, labels, true, ibq::Rng{1, 2});
+    tape.backward(loss);
+    adam.step();
+    model.store().zero_grad();
+    Kokkos::fence();
+  };
+  const double t = bench::median_seconds([&] { step(nullptr); }, reps);
+  const double peak = bench::peak_resident_mib() - base;
+  ibq::OpProfile prof;
+  step(&prof);
+  std::map<std::string, double> per_op;
+  for (const auto& [key, s] : prof.forward) per_op[key.second] += s;
+  for (const auto& [key, s] : prof.backward) per_op[key.second] += s;
+  index_t params = 0;
+  for (const auto& [name, k] : ibq::ArTransformer<float>::declared_counts(cfg)) params += k;
+  std::printf("{\"seconds\": %.6f, \"peak_mib\": %.1f, \"params\": %ld", t, peak, long(params));
+  for (const auto& [op, s] : per_op) std::printf(", \"op_%s\": %.6f", op.c_str(), s);
+  std::printf("}\n");
+  return 0;
+}
+
+std::string fmt(const std::map<std::string, double>& j, const std::string& key, double scale, const char* f) {
+  const auto it = j.find(key);
+  if (it == j.end()) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, f, it->second * scale);
+  return buf;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  ibq::settle_process_environment(argv);  // OpenBLAS kernel + OpenMP spin, before they are read
+  Kokkos::ScopeGuard kokkos(argc, argv);
+  std::vector<std::string> presets;
+  long batch = 64;
+  bool child = false, peer = true;
+  int reps = 5;
+  for (int i = 1; i < argc; ++i) {
+    const std::string k = argv[i];
+    if (k == "--no-peer") { peer = false; continue; }
+    if (k == "--child") { child = true; continue; }
+    if (k.rfind("--kokkos", 0) == 0) continue;
+    if (i + 1 >= argc) { std::fprintf(stderr, "ar_step: %s needs a value\n", k.c_str()); return 2; }
+    const std::string v = argv[++i];
+    if (k == "--preset") presets.push_back(v);
+    else if (k == "--reps") reps = std::max(1, std::atoi(v.c_str()));
+    else if (k == "--batch") batch = std::max(1L, std::atol(v.c_str()));
+    else { std::fprintf(stderr, "ar_step: unknown option %s (see bench/ar_step.cpp)\n", k.c_str()); return 2; }
+  }
+  if (presets.empty()) presets = {"fmnist-s", "fmnist-l"};
+  if (child) return run_child(presets.front(), batch, reps);
+
+  const int threads = Kokkos::DefaultExecutionSpace().concurrency();
+  const std::string self = "/proc/" + std::to_string(getpid()) + "/exe";
+  std::printf("host BLAS: %s; Kokkos %s with %d threads; %s\n", ibq::gemm_host_backend(),
+              Kokkos::DefaultExecutionSpace::name(), threads, ibq::settled_environment().c_str());
+  std::printf("\n| config | params | batch | ibq ms | torch ms | torch / ibq | ibq MiB | torch MiB |\n"
+              "|---|---|---|---|---|---|---|---|\n");
+  std::vector<std::map<std::string, double>> ours_all;
+  for (const auto& p : presets) {
+    bool ok = false;
+    const auto c = model_config(p);
+    std::ostringstream cmd;
+    cmd << self << " --child --reps " << reps << " --preset " << p << " --batch " << batch;
+    std::fprintf(stderr, "  %s\n", cmd.str().c_str());
+    auto ours = bench::last_json(bench::run_command(cmd.str(), ok));
+    if (!ok) std::fprintf(stderr, "  (failed)\n");
+    std::map<std::string, double> torch;
+    if (peer) {
+      std::ostringstream pc;
+      pc << "/usr/bin/python3 " << IBQ_SOURCE_DIR << "/bench/ar_step_torch.py --threads " << threads << " --reps "
+         << reps << " --layers " << c.n_layer << " --dim " << c.dim << " --heads " << c.n_head << " --vocab "
+         << c.vocab_size << " --grid " << c.grid << " --classes " << c.num_classes << " --multiple_of "
+         << c.multiple_of << " --batch " << batch;
+      std::fprintf(stderr, "  %s\n", pc.str().c_str());
+      torch = bench::last_json(bench::run_command(pc.str(), ok));
+      if (!ok) std::fprintf(stderr, "  (torch failed)\n");
+    }
+    const std::string ratio = ours.count("seconds") && torch.count("seconds")
+                                  ? fmt(torch, "seconds", 1.0 / ours["seconds"], "%.2fx")
+                                  : std::string("-");
+    std::printf("| %s | %s | %ld | %s | %s | %s | %s | %s |\n", p.c_str(), fmt(ours, "params", 1, "%.0f").c_str(),
+                batch, fmt(ours, "seconds", 1e3, "%.0f").c_str(), fmt(torch, "seconds", 1e3, "%.0f").c_str(),
+                ratio.c_str(), fmt(ours, "peak_mib", 1, "%.0f").c_str(), fmt(torch, "peak_mib", 1, "%.0f").c_str());
+    std::fflush(stdout);
+    ours_all.push_back(ours);
+  }
+  std::printf("\nWhere ibq's time goes (ms, forward + backward of one profiled step, every op fenced; ops >= 2%%):\n\n");
+  for (std::size_t i = 0; i < presets.size(); ++i) {
+    std::vector<std::pair<double, std::string>> ops;
+    double total = 0;
+    for (const auto& [key, s] : ours_all[i])
+      if (key.rfind("op_", 0) == 0) ops.push_back({s, key.substr(3)}), total += s;
+    std::sort(ops.rbegin(), ops.rend());
+    std::printf("%s:", presets[i].c_str());
+    for (const auto& [s, op] : ops)
+      if (s >= 0.02 * total) std::printf(" %s %.0f,", op.c_str(), s * 1e3);
+    std::printf(" total %.0f\n", total * 1e3);
+  }
+  return 0;
+}
