@@ -14,6 +14,7 @@
 #include "common/ar_options.hpp"
 #include "common/progress.hpp"
 #include "common/run_dir.hpp"
+#include "common/train_loop.hpp"
 #include "common/runtime.hpp"
 #include "common/stop_signal.hpp"
 #include "ibq/io/shard_names.hpp"
@@ -87,9 +88,8 @@ int main(int argc, char** argv) {
     tc.seed = args.get<unsigned long>("train.seed");
     tc.validate();
     const long log_every = std::max(1L, args.get<long>("log.every"));
-    const long ckpt_every = args.get<long>("output.checkpoint_every");
     const long keep = args.get<long>("output.keep");
-    IBQ_CHECK(ckpt_every > 0, "output.checkpoint_every must be positive");
+    IBQ_CHECK(args.get<long>("output.checkpoint_every") > 0, "output.checkpoint_every must be positive");
 
     ibq::cli::Runtime runtime(args.get<int>("runtime.threads"));
     const auto& comm = runtime.comm();
@@ -120,32 +120,26 @@ int main(int argc, char** argv) {
     auto save = [&] {
       return run.save(trainer.step_count(), keep, [&](const std::string& p) { trainer.save(p, config_text); });
     };
-    const long total = trainer.total_steps(), stop_after = args.get<long>("train.stop_after");
-    const long end = stop_after > 0 ? std::min(stop_after, total) : total;
-    const double time_limit_s = 60.0 * args.get<double>("train.time_limit");
-    ibq::cli::Progress bar("train", end - trainer.step_count(), 10.0, !comm.root());
-    const long first = trainer.step_count();
+    const long total = trainer.total_steps();
+    ibq::cli::TrainLoop loop(trainer.step_count(), total, args, comm, stop_signals);
     double loss_sum = 0, norm_sum = 0, compute_s = 0, comm_s = 0, seqs = 0;
     long in_window = 0;
-    fs::path last;
-    bool timed_out = false;
-    int stopped_by = 0;
-    while (trainer.step_count() < end) {
+    while (trainer.step_count() < loop.end()) {
       const auto st = trainer.step();
       loss_sum += st.loss, norm_sum += st.grad_norm, compute_s += st.compute_s, comm_s += st.comm_s;
       seqs += double(st.images);
       ++in_window;
       std::ostringstream status;
       status << std::setprecision(4) << "loss " << st.loss;
-      bar.update(st.step - first, status.str());
-      if (st.step % log_every == 0 || st.step == end) {
+      loop.bar().update(st.step - loop.first(), status.str());
+      if (st.step % log_every == 0 || st.step == loop.end()) {
         const double n = double(in_window);
         std::cout << std::setprecision(5) << "step " << st.step << "/" << total << " epoch " << std::setprecision(3)
                   << double(st.step) / double(trainer.steps_per_epoch()) << std::setprecision(5) << " loss "
                   << loss_sum / n << " grad_norm " << norm_sum / n << " lr " << st.lr << " wd " << st.weight_decay
                   << " seq_per_s " << std::setprecision(4) << seqs / (compute_s + comm_s);
         if (comm.distributed()) std::cout << " compute_ms " << 1e3 * compute_s / n << " comm_ms " << 1e3 * comm_s / n;
-        std::cout << " elapsed_s " << std::fixed << std::setprecision(1) << bar.elapsed() << std::defaultfloat
+        std::cout << " elapsed_s " << std::fixed << std::setprecision(1) << loop.bar().elapsed() << std::defaultfloat
                   << std::endl;
         trainer.record("step", double(st.step));
         trainer.record("loss", loss_sum / n);
@@ -153,20 +147,8 @@ int main(int argc, char** argv) {
         loss_sum = norm_sum = compute_s = comm_s = seqs = 0;
         in_window = 0;
       }
-      const double flags = comm.max(double(stop_signals.signal() * 2 +
-                                           (comm.root() && time_limit_s > 0 && bar.elapsed() >= time_limit_s)));
-      timed_out = long(flags) % 2 == 1;
-      stopped_by = int(flags) / 2;
-      if (st.step % ckpt_every == 0 || st.step == end || timed_out || stopped_by) last = save();
-      if (timed_out || stopped_by) break;
+      if (!loop.keep_going(st.step, save)) break;
     }
-    if (last.empty()) last = save();
-    bar.finish("step " + std::to_string(trainer.step_count()));
-    std::cout << (stopped_by                      ? "stopped by " + ibq::cli::StopSignals::name(stopped_by)
-                  : timed_out                       ? std::string("stopped at train.time_limit")
-                  : trainer.step_count() >= total ? std::string("finished")
-                                                  : std::string("stopped"))
-              << " at step " << trainer.step_count() << "/" << total << "; checkpoint " << last.string() << "\n";
-    return stopped_by ? ibq::cli::StopSignals::exit_status : 0;
+    return loop.finish(trainer.step_count(), save);
   });
 }

@@ -16,6 +16,7 @@
 
 #include "common/progress.hpp"
 #include "common/run_dir.hpp"
+#include "common/train_loop.hpp"
 #include "common/runtime.hpp"
 #include "common/stop_signal.hpp"
 #include "common/tokenizer_options.hpp"
@@ -113,9 +114,8 @@ int main(int argc, char** argv) {
     tc.seed = args.get<unsigned long>("train.seed");
     tc.sync_entropy = args.get<bool>("dist.sync_entropy");
     const long log_every = std::max(1L, args.get<long>("log.every"));
-    const long ckpt_every = args.get<long>("output.checkpoint_every");
     const long keep = std::max(1L, args.get<long>("output.keep"));
-    IBQ_CHECK(ckpt_every > 0, "output.checkpoint_every must be positive");
+    IBQ_CHECK(args.get<long>("output.checkpoint_every") > 0, "output.checkpoint_every must be positive");
 
     ibq::cli::Runtime runtime(args.get<int>("runtime.threads"));
     const auto& comm = runtime.comm();
@@ -161,12 +161,8 @@ int main(int argc, char** argv) {
       return run.save(trainer.step_count(), keep, [&](const std::string& p) { trainer.save(p, config_text); });
     };
 
-    const long stop_after = args.get<long>("train.stop_after");
-    const long end = stop_after > 0 ? std::min(stop_after, tc.steps) : tc.steps;
-    const double time_limit_s = 60.0 * args.get<double>("train.time_limit");
+    ibq::cli::TrainLoop loop(trainer.step_count(), tc.steps, args, comm, stop_signals);
     ibq::CodebookUsage<> usage(model_cfg.codebook_size);
-    ibq::cli::Progress bar("train", end - trainer.step_count(), 10.0, !comm.root());
-    const long first = trainer.step_count();
     // Window means of the step statistics, in log order (the adversarial ones only with the GAN).
     const std::vector<std::string> names = {"loss", "l1", "quant_loss", "sample_entropy", "batch_entropy", "usage_batch",
                                             "perceptual", "d_loss", "lecam", "logits_real", "logits_fake", "g_loss",
@@ -178,10 +174,7 @@ int main(int argc, char** argv) {
     std::vector<double> sums(names.size(), 0.0);
     double compute_s = 0, comm_s = 0, images = 0;
     long in_window = 0;
-    fs::path last;
-    bool timed_out = false;
-    int stopped_by = 0;
-    while (trainer.step_count() < end) {
+    while (trainer.step_count() < loop.end()) {
       const auto st = trainer.step();
       compute_s += st.compute_s;
       comm_s += st.comm_s;
@@ -194,8 +187,8 @@ int main(int argc, char** argv) {
       std::ostringstream status;
       status << std::setprecision(4) << "loss " << st.loss << " usage " << std::fixed << std::setprecision(3)
              << usage.usage();
-      bar.update(st.step - first, status.str());
-      if (st.step % log_every == 0 || st.step == end) {
+      loop.bar().update(st.step - loop.first(), status.str());
+      if (st.step % log_every == 0 || st.step == loop.end()) {
         const double n = double(in_window);
         std::cout << std::setprecision(5) << "step " << st.step << "/" << tc.steps << " epoch "
                   << std::setprecision(3) << double(st.step) / double(per_epoch) << std::setprecision(5);
@@ -207,7 +200,7 @@ int main(int argc, char** argv) {
         std::cout << " lr " << st.lr << " img_per_s " << std::setprecision(4) << images / (compute_s + comm_s);
         if (comm.distributed())  // rank 0's wall time per step, split into local work and MPI collectives
           std::cout << " compute_ms " << 1e3 * compute_s / n << " comm_ms " << 1e3 * comm_s / n;
-        std::cout << " elapsed_s " << std::fixed << std::setprecision(1) << bar.elapsed() << std::defaultfloat
+        std::cout << " elapsed_s " << std::fixed << std::setprecision(1) << loop.bar().elapsed() << std::defaultfloat
                   << std::endl;
         compute_s = comm_s = images = 0;
         trainer.record("step", double(st.step));
@@ -219,21 +212,8 @@ int main(int argc, char** argv) {
         std::fill(sums.begin(), sums.end(), 0.0);
         in_window = 0;
       }
-      // One decision for all ranks: rank 0's clock, and a signal caught by any rank.
-      const double flags = comm.max(double(stop_signals.signal() * 2 +
-                                           (comm.root() && time_limit_s > 0 && bar.elapsed() >= time_limit_s)));
-      timed_out = long(flags) % 2 == 1;
-      stopped_by = int(flags) / 2;
-      if (st.step % ckpt_every == 0 || st.step == end || timed_out || stopped_by) last = save();
-      if (timed_out || stopped_by) break;
+      if (!loop.keep_going(st.step, save)) break;
     }
-    if (last.empty()) last = save();  // nothing to do (already at the end): still leave the final checkpoint
-    bar.finish("step " + std::to_string(trainer.step_count()));
-    std::cout << (stopped_by           ? "stopped by " + ibq::cli::StopSignals::name(stopped_by)
-                  : timed_out            ? std::string("stopped at train.time_limit")
-                  : trainer.step_count() >= tc.steps ? std::string("finished")
-                                                     : std::string("stopped"))
-              << " at step " << trainer.step_count() << "/" << tc.steps << "; checkpoint " << last.string() << "\n";
-    return stopped_by ? ibq::cli::StopSignals::exit_status : 0;
+    return loop.finish(trainer.step_count(), save);
   });
 }
