@@ -91,8 +91,8 @@ int main(int argc, char** argv) {
         .add<std::string>("eval.classifier", "", "classifier checkpoint (ibq-train-classifier): report how often it "
                                                  "assigns each sample its requested class (1-channel images of 28x28 "
                                                  "or padded to more, as the quick start's 32x32)")
-        .add<std::string>("output.png", "samples.png", "PNG grid, one row per class (empty: none)")
-        .add<std::string>("output.npz", "", "uint8 NHWC images as arr_0, class by class (empty: none)")
+        .add<std::string>("output.png", "samples.png", "PNG grid, one row per class (none or empty: no grid)")
+        .add<std::string>("output.npz", "", "uint8 NHWC images as arr_0, class by class (none or empty: no file)")
         .add<long>("output.scale", 2, "PNG pixel scale")
         .add<bool>("output.overwrite", false, "replace existing output files")
         .add<int>("runtime.threads", 0, "CPU threads (0: OMP_NUM_THREADS or all cores)");
@@ -100,7 +100,12 @@ int main(int argc, char** argv) {
     const std::string ckpt = args.get<std::string>("input.checkpoint");
     IBQ_CHECK(!ckpt.empty(), "input.checkpoint is required (a ckpt-*.h5 file written by ibq-train-ar)");
     IBQ_CHECK(fs::exists(ckpt), "input.checkpoint '" << ckpt << "' does not exist");
-    const std::string png_path = args.get<std::string>("output.png"), npz_path = args.get<std::string>("output.npz");
+    // "none" as well as "": the command line cannot pass an empty value.
+    auto output_path = [&](const char* key) {
+      const std::string p = args.get<std::string>(key);
+      return p == "none" ? std::string() : p;
+    };
+    const std::string png_path = output_path("output.png"), npz_path = output_path("output.npz");
     for (const auto& p : {png_path, npz_path})
       IBQ_CHECK(p.empty() || !fs::exists(p) || args.get<bool>("output.overwrite"),
                 "'" << p << "' exists; pass --output.overwrite=true to replace it");

@@ -67,6 +67,9 @@ grep -q "wrote $dir/s.png (3 rows of 2)" "$dir/s.log" || fail "png line: $(cat "
 "$smp" --input.checkpoint="$full" --sample.per_class=2 --sample.classes=0,3,9 --sample.cfg=2.0 --output.png="$dir/s2.png" \
   --output.npz="$dir/b.npz" > "$dir/s2.log" 2>&1 || fail "sample again: $(cat "$dir/s2.log")"
 cmp -s "$dir/a.npz" "$dir/b.npz" || fail "the same seed gave other images"
+(cd "$dir" && "$smp" --input.checkpoint="$full" --sample.per_class=1 --sample.classes=1 --output.png=none \
+  --output.npz=only.npz > only.log 2>&1) || fail "output.png=none: $(cat "$dir/only.log")"
+[ -f "$dir/only.npz" ] && [ ! -e "$dir/none" ] && ! grep -q "wrote.*png" "$dir/only.log" || fail "output.png=none wrote a grid"
 "$smp" --input.checkpoint="$full" --sample.per_class=2 --sample.classes=0,3,9 --sample.cfg=2.0 --sample.seed=7 --output.png="$dir/s3.png" \
   --output.npz="$dir/c.npz" > "$dir/s3.log" 2>&1 || fail "sample seed 7: $(cat "$dir/s3.log")"
 cmp -s "$dir/a.npz" "$dir/c.npz" && fail "another seed gave the same images"
@@ -76,4 +79,9 @@ out=$("$ar" "${tiny[@]}" "${one[@]}" --data.tokens="$dir/none.h5" --output.dir="
 echo "$out" | grep -q "data.tokens: '$dir/none.h5' does not exist" || fail "missing-file message: $out"
 out=$("$ar" "${tiny[@]}" "${data[@]}" "${one[@]}" --model.preset=huge --output.dir="$dir/none" 2>&1) && fail "unknown preset: $out"
 echo "$out" | grep -q "unknown preset 'huge'" || fail "preset message: $out"
+# The ImageNet configs parse (every key known, presets and schedule valid) up to their missing token file.
+for m in B L XL XXL; do
+  out=$("$ar" --config "$src/experiments/imagenet_ar_$m.ini" --output.dir="$dir/imagenet_$m" 2>&1) && fail "imagenet_ar_$m ran: $out"
+  echo "$out" | grep -q "data.tokens: 'data/imagenet/tokens-train.h5' does not exist" || fail "imagenet_ar_$m.ini: $out"
+done
 echo "sampling is reproducible; bad input refused"
