@@ -5,8 +5,9 @@
 // The AR model is rebuilt from the configuration stored in its checkpoint; the tokenizer is the one its
 // token dataset names (tokenizer_checkpoint attribute) unless input.tokenizer is given, and its EMA
 // weights decode. Each requested class gets sample.per_class images: the PNG grid has one row per class,
-// the .npz holds uint8 NHWC images as arr_0 (the ADM evaluation suite's layout), class by class in the
-// order of sample.classes, per_class each. Draws come from the counter-based RNG: the same seed gives the
+// the .npz holds uint8 NHWC images as arr_0 and their int64 class labels as arr_1 (the layout of ADM's
+// class-conditional sampler and evaluation suite; ibq-eval --eval.mode samples reads it), class by class in
+// the order of sample.classes, per_class each. Draws come from the counter-based RNG: the same seed gives the
 // same images.
 #include <algorithm>
 #include <filesystem>
@@ -14,6 +15,7 @@
 #include <sstream>
 
 #include "common/ar_options.hpp"
+#include "common/classifier_eval.hpp"
 #include "common/progress.hpp"
 #include "common/runtime.hpp"
 #include "common/tokenizer_options.hpp"
@@ -24,54 +26,8 @@
 #include "ibq/io/shard_names.hpp"
 #include "ibq/io/token_dataset.hpp"
 #include "ibq/models/ar_sampler.hpp"
-#include "ibq/models/classifier.hpp"
 
 namespace fs = std::filesystem;
-
-namespace {
-
-// The fraction of samples (uint8 NHWC, R x R x C) that the order-1 classifier assigns their class. The
-// samples are centre-cropped to the classifier's 28x28 (the quick start pads Fashion-MNIST with zeros to
-// 32x32) and normalised with its training statistics.
-double classifier_accuracy(const std::string& prog, const std::string& path, const std::vector<std::uint8_t>& pixels,
-                           const std::vector<std::int32_t>& labels, ibq::index_t R, ibq::index_t C) {
-  IBQ_CHECK(fs::exists(path), "eval.classifier '" << path << "' does not exist; train one with ibq-train-classifier");
-  ibq::cli::Options stored_opt(prog, "");
-  stored_opt.add<std::string>("model.channels", "32,64,128", "").add<long>("model.hidden", 128, "");
-  const auto stored = stored_opt.parse_text(ibq::h5::File(path, ibq::h5::File::Mode::read).attr_string("/", "config"),
-                                            "'" + path + "'");
-  ibq::ClassifierConfig cc;
-  cc.channels.clear();
-  for (long c : ibq::cli::parse_int_list(stored.get<std::string>("model.channels"), "model.channels"))
-    cc.channels.push_back(c);
-  cc.hidden = stored.get<long>("model.hidden");
-  IBQ_CHECK(C == cc.in_channels && R >= cc.image_size, "eval.classifier takes " << cc.in_channels << "-channel "
-                                                                               << cc.image_size << "x" << cc.image_size
-                                                                               << " images; the samples are " << C
-                                                                               << "-channel " << R << "x" << R);
-  ibq::Classifier<float> net(cc, 0);
-  ibq::load_checkpoint(path, "classifier", net.store());
-  const ibq::index_t S = cc.image_size, off = (R - S) / 2, n = ibq::index_t(labels.size());
-  std::vector<float> x(std::size_t(n * S * S));
-  for (ibq::index_t i = 0; i < n; ++i)
-    for (ibq::index_t r = 0; r < S; ++r)
-      for (ibq::index_t c = 0; c < S; ++c)
-        x[std::size_t((i * S + r) * S + c)] =
-            float((pixels[std::size_t((i * R + r + off) * R + c + off)] / 255.0 - ibq::fashion_mnist_mean) / ibq::fashion_mnist_std);
-  ibq::Tape<float> tape;
-  auto guard = tape.no_grad();
-  const auto logits = net.forward(tape.leaf(ibq::Tensor<float>::from_host(ibq::Shape{n, 1, S, S}, x)), false)
-                          .logits.value().to_host();
-  const ibq::index_t K = cc.num_classes;
-  ibq::index_t right = 0;
-  for (ibq::index_t i = 0; i < n; ++i) {
-    const auto* row = logits.data() + i * K;
-    right += std::max_element(row, row + K) - row == labels[std::size_t(i)];
-  }
-  return double(right) / double(n);
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   ibq::settle_process_environment(argv);
@@ -174,7 +130,7 @@ int main(int argc, char** argv) {
     bar.finish("sampled");
     const std::string clf_path = args.get<std::string>("eval.classifier");
     if (!clf_path.empty()) {
-      const double acc = classifier_accuracy(prog, clf_path, pixels, labels, R, C);
+      const double acc = ibq::cli::Judge(prog, clf_path).score(pixels, ibq::index_t(labels.size()), R, C).accuracy(labels);
       std::cout << "class accuracy " << std::fixed << std::setprecision(4) << acc << std::defaultfloat << " ("
                 << labels.size() << " samples, cfg " << sc.cfg_scale << ", classifier " << clf_path << ")\n";
     }
@@ -189,9 +145,10 @@ int main(int argc, char** argv) {
       std::cout << "wrote " << png_path << " (" << classes.size() << " rows of " << per_class << ")\n";
     }
     if (!npz_path.empty()) {
-      ibq::write_npz(npz_path, {ibq::NpzArray{"arr_0", pixels, {ibq::index_t(labels.size()), R, R, C}}});
+      ibq::write_npz(npz_path, {ibq::NpzArray{"arr_0", pixels, {ibq::index_t(labels.size()), R, R, C}},
+                                 ibq::npz_int64("arr_1", labels)});
       std::cout << "wrote " << npz_path << " (arr_0 uint8 [" << labels.size() << ", " << R << ", " << R << ", " << C
-                << "])\n";
+                << "], arr_1 int64 labels)\n";
     }
     return 0;
   });

@@ -50,3 +50,19 @@ TEST_CASE("npz: a file that is not an archive is refused by name", "[io][npz]") 
   REQUIRE_THROWS_WITH(read_npz_uint8(path, "arr_0"), Catch::Contains(path) && Catch::Contains("not an .npz"));
   REQUIRE_THROWS_WITH(read_npz_uint8(scratch("test_npz_missing.npz"), "arr_0"), Catch::Contains("cannot open"));
 }
+
+TEST_CASE("npz: int64 labels (arr_1, as ADM's class-conditional sampler writes them) round-trip", "[io][npz]") {
+  const std::vector<std::int32_t> labels = {0, 9, 3, -1, 7};
+  const std::string path = scratch("test_npz_labels.npz");
+  write_npz(path, {NpzArray{"arr_0", std::vector<std::uint8_t>(5 * 4, 1), {5, 2, 2, 1}}, npz_int64("arr_1", labels)});
+  const auto back = read_npz_int64(path, "arr_1");
+  REQUIRE(back.size() == labels.size());
+  for (std::size_t i = 0; i < labels.size(); ++i) CHECK(back[i] == labels[i]);
+  CHECK(read_npz_uint8(path, "arr_0").shape == std::vector<index_t>{5, 2, 2, 1});
+  // The header names numpy's int64; each reader refuses the other's dtype by name.
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(bytes.find("{'descr': '<i8', 'fortran_order': False, 'shape': (5,), }") != std::string::npos);
+  REQUIRE_THROWS_WITH(read_npz_uint8(path, "arr_1"), Catch::Contains("is not a C-order uint8 array"));
+  REQUIRE_THROWS_WITH(read_npz_int64(path, "arr_0"), Catch::Contains("is not a C-order int64 array"));
+}

@@ -2,7 +2,8 @@
 # A real single-node SLURM cluster (munge, slurmctld, slurmd) started in a scratch folder, used, and
 # stopped again: hpc/slurm/train_tokenizer.sbatch runs a tiny Fashion-MNIST config on 2 tasks to the
 # end; the same job signalled mid-run (SLURM's warning signal to the batch shell) checkpoints, requeues
-# itself, resumes, and ends with exactly the parameters of the uninterrupted run.
+# itself, resumes, and ends with exactly the parameters of the uninterrupted run; and an ablation sweep
+# submitted by experiments/ablations/run.sh --slurm runs as a job array, one entry per task.
 #   cluster.sh SOURCE_DIR BIN_DIR SCRATCH     (exit 77 = skipped: SLURM is not installed)
 set -u
 src=$1 bin=$2 d=$3
@@ -129,3 +130,33 @@ for g in params ema optim; do
     || fail "/$g after the requeue differs from the uninterrupted run: $(head "$d/diff-$g")"
 done
 echo "job $b: stopped at step $stop by SIGUSR1, requeued (Restarts=1), resumed; final parameters bitwise equal"
+
+# 3. An ablation sweep as a job array (experiments/ablations/run.sh --slurm): each task trains its entry
+#    as a job step and evaluates it; the tables then list both.
+"$bin/ibq-train-classifier" --config "$src/experiments/fashion_mnist_classifier.ini" --data.train_limit=1280 \
+  --data.test_limit=200 --train.epochs=1 --model.hidden=32 --output.path="$d/clf.h5" > "$d/clf.log" 2>&1 \
+  || fail "classifier: $(tail -3 "$d/clf.log")"
+cat > "$d/array.sweep" <<SWEEP
+defaults tokenizer --config=experiments/quickstart.ini ${tiny[*]} --train.steps=20 eval:--data.limit=100
+tokenizer vq --model.quantizer=vq
+tokenizer ibq --model.quantizer=ibq
+SWEEP
+export IBQ_ABLATION_DIR=$d/ablations IBQ_CLASSIFIER=$d/clf.h5 IBQ_RESULTS=$d/results
+mkdir -p "$IBQ_RESULTS"
+IBQ_BIN=$bin bash "$src/experiments/ablations/run.sh" --slurm "$d/array.sweep" -- --ntasks=1 --cpus-per-task=1 %2 \
+  > "$d/array.log" 2>&1 || fail "run.sh --slurm: $(cat "$d/array.log")"
+arr=$(sed -n 's/.*job array \([0-9]*\) (2 entries)$/\1/p' "$d/array.log")
+[ -n "$arr" ] || fail "no job array submitted: $(cat "$d/array.log")"
+for i in $(seq 900); do [ -z "$(squeue -h -j "$arr" 2>/dev/null)" ] && break; sleep 0.2; done
+for e in vq ibq; do
+  [ -f "$IBQ_ABLATION_DIR/array/$e/eval.json" ] || fail "array entry $e was not evaluated: $(cat "$IBQ_ABLATION_DIR"/array/slurm-*.out)"
+  grep -q "srun ibq-train-tokenizer .*(1 tasks, 1 threads each)" "$IBQ_ABLATION_DIR/array/$e/train.log" \
+    || fail "entry $e did not train as a job step: $(head -5 "$IBQ_ABLATION_DIR/array/$e/train.log")"
+  grep -q "finished at step 20/20" "$IBQ_ABLATION_DIR/array/$e/train.log" || fail "entry $e did not finish training"
+done
+ls "$IBQ_ABLATION_DIR"/array/slurm-"${arr}"_0.out "$IBQ_ABLATION_DIR"/array/slurm-"${arr}"_1.out > /dev/null \
+  || fail "no per-task output files: $(ls "$IBQ_ABLATION_DIR/array")"
+python3 "$src/experiments/ablations/tabulate.py" "$d/array.sweep" > "$d/tab.log" 2>&1 || fail "tabulate: $(cat "$d/tab.log")"
+[ "$(grep -c '^| `\(vq\|ibq\)` | \(vq\|ibq\) | [0-9.]*% |' "$IBQ_RESULTS/array.md")" = 2 ] \
+  || fail "the table does not list both array entries: $(cat "$IBQ_RESULTS/array.md")"
+echo "job array $arr: 2 entries trained as job steps, evaluated and tabulated"

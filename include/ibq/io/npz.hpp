@@ -1,7 +1,10 @@
-// ibq/io/npz.hpp — NumPy .npz files of uint8 arrays, the format of the ADM evaluation suite (`arr_0`).
+// ibq/io/npz.hpp — NumPy .npz files of uint8 images (and int64 labels), the format of the ADM evaluation
+// suite (`arr_0` images, `arr_1` class labels, as its class-conditional sampler writes them).
 //
 //   ibq::write_npz("samples.npz", {{"arr_0", pixels, {N, H, W, 3}}});   // uint8 NHWC, atomically
 //   auto a = ibq::read_npz_uint8("samples.npz", "arr_0");               // shape and bytes back
+//   ibq::write_npz(path, {..., ibq::npz_int64("arr_1", labels)});       // int64 [N]
+//   auto labels = ibq::read_npz_int64(path, "arr_1");
 //
 // An .npz is a zip archive of .npy files, stored without compression (numpy.savez does the same). An .npy
 // is a 6-byte magic, a version (1.0), a little-endian header length and a Python dict literal
@@ -28,13 +31,24 @@ struct NpzArray {
   std::string name;                 // the member is name + ".npy"
   std::vector<std::uint8_t> data;   // C order
   std::vector<index_t> shape;
+  std::string descr = "|u1";        // numpy dtype string: |u1 (uint8) or <i8 (little-endian int64)
+  std::size_t item_size() const { return descr == "<i8" ? 8 : 1; }
 };
 
+// An int64 vector as a member (numpy's default integer type, which ADM's labels use).
+template <class I>
+NpzArray npz_int64(const std::string& name, const std::vector<I>& values) {
+  NpzArray a{name, std::vector<std::uint8_t>(values.size() * 8), {index_t(values.size())}, "<i8"};
+  for (std::size_t i = 0; i < values.size(); ++i)
+    for (int b = 0; b < 8; ++b) a.data[i * 8 + std::size_t(b)] = std::uint8_t((std::uint64_t(std::int64_t(values[i])) >> (8 * b)) & 0xff);
+  return a;
+}
+
 namespace detail {
-inline std::string npy_header(const std::vector<index_t>& shape) {
+inline std::string npy_header(const std::vector<index_t>& shape, const std::string& descr) {
   std::string dims;
   for (std::size_t i = 0; i < shape.size(); ++i) dims += std::to_string(shape[i]) + (shape.size() == 1 || i + 1 < shape.size() ? "," : "");
-  std::string dict = "{'descr': '|u1', 'fortran_order': False, 'shape': (" + dims + "), }";
+  std::string dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (" + dims + "), }";
   const std::size_t unpadded = 10 + dict.size() + 1;  // magic 6 + version 2 + length 2, dict, '\n'
   dict += std::string((64 - unpadded % 64) % 64, ' ') + "\n";
   std::string h = "\x93NUMPY";
@@ -156,9 +170,10 @@ inline void write_npz(const std::string& path, const std::vector<NpzArray>& arra
     for (const auto& a : arrays) {
       index_t n = 1;
       for (index_t d : a.shape) n *= d;
-      IBQ_CHECK(n == index_t(a.data.size()), "write_npz: array '" << a.name << "' has " << a.data.size()
-                                                                  << " bytes for a shape of " << n << " elements");
-      const std::string header = detail::npy_header(a.shape);
+      IBQ_CHECK(a.descr == "|u1" || a.descr == "<i8", "write_npz: array '" << a.name << "': unsupported dtype " << a.descr);
+      IBQ_CHECK(std::size_t(n) * a.item_size() == a.data.size(), "write_npz: array '" << a.name << "' has "
+                                                                  << a.data.size() << " bytes for a shape of " << n << " elements");
+      const std::string header = detail::npy_header(a.shape, a.descr);
       z.add(a.name + ".npy", {{header.data(), header.size()}, {a.data.data(), a.data.size()}});
     }
     z.finish();
@@ -177,8 +192,9 @@ U get_le(const std::uint8_t* p) {
 }
 }  // namespace detail
 
-// Reads one uint8 member (`name`.npy) of an uncompressed .npz: ours, or numpy.savez's (ZIP64 or not).
-inline NpzArray read_npz_uint8(const std::string& path, const std::string& name) {
+// Reads one member (`name`.npy) of dtype `descr` from an uncompressed .npz: ours, or numpy.savez's (ZIP64
+// or not); the data are the raw little-endian bytes.
+inline NpzArray read_npz(const std::string& path, const std::string& name, const std::string& descr) {
   std::ifstream in(path, std::ios::binary);
   IBQ_CHECK(in, "read_npz: cannot open '" << path << "'");
   const std::string want = name + ".npy";
@@ -212,10 +228,11 @@ inline NpzArray read_npz_uint8(const std::string& path, const std::string& name)
     const std::size_t hlen = npy[6] == 1 ? detail::get_le<std::uint16_t>(npy.data() + 8) : detail::get_le<std::uint32_t>(npy.data() + 8);
     const std::size_t start = (npy[6] == 1 ? 10 : 12) + hlen;
     const std::string dict(npy.begin() + (npy[6] == 1 ? 10 : 12), npy.begin() + std::ptrdiff_t(start));
-    IBQ_CHECK(dict.find("'|u1'") != std::string::npos && dict.find("'fortran_order': False") != std::string::npos,
-              "read_npz: '" << want << "' in '" << path << "' is not a C-order uint8 array: " << dict);
     NpzArray a;
-    a.name = name;
+    a.name = name, a.descr = descr;
+    IBQ_CHECK(dict.find("'" + descr + "'") != std::string::npos && dict.find("'fortran_order': False") != std::string::npos,
+              "read_npz: '" << want << "' in '" << path << "' is not a C-order " << (descr == "|u1" ? "uint8" : "int64")
+                            << " array: " << dict);
     const auto open = dict.find('(', dict.find("'shape'")), close = dict.find(')', open);
     std::string dims = dict.substr(open + 1, close - open - 1);
     index_t n = 1;
@@ -226,12 +243,22 @@ inline NpzArray read_npz_uint8(const std::string& path, const std::string& name)
       if (q == std::string::npos) break;
       p = q + 1;
     }
-    IBQ_CHECK(npy.size() - start == std::size_t(n), "read_npz: '" << want << "' in '" << path << "' holds "
+    IBQ_CHECK(npy.size() - start == std::size_t(n) * a.item_size(), "read_npz: '" << want << "' in '" << path << "' holds "
                                                                    << npy.size() - start << " bytes for " << n << " elements");
     a.data.assign(npy.begin() + std::ptrdiff_t(start), npy.end());
     return a;
   }
   IBQ_THROW("read_npz: '" << path << "' has no member '" << want << "'");
+}
+
+inline NpzArray read_npz_uint8(const std::string& path, const std::string& name) { return read_npz(path, name, "|u1"); }
+
+inline std::vector<std::int64_t> read_npz_int64(const std::string& path, const std::string& name) {
+  const NpzArray a = read_npz(path, name, "<i8");
+  IBQ_CHECK(a.shape.size() == 1, "read_npz: '" << name << "' in '" << path << "' is not a vector");
+  std::vector<std::int64_t> v(a.data.size() / 8);
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = detail::get_le<std::int64_t>(a.data.data() + 8 * i);
+  return v;
 }
 
 }  // namespace ibq

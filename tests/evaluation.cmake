@@ -1,0 +1,16 @@
+# The evaluation suite (ibq-eval) and the ablation runner (experiments/ablations/), as whole programs on
+# real Fashion-MNIST: real checkpoints, real .npz files, real sweeps.
+if(NOT TARGET ibq-eval)
+  return()
+endif()
+set(_run ${CMAKE_CURRENT_SOURCE_DIR}/drivers)
+set(_scratch ${CMAKE_BINARY_DIR}/driver-tests)
+add_test(NAME "drivers: ibq-eval scores tokenizers (rFD, PSNR, SSIM, LPIPS, utilisation) and samples (FD, IS, accuracy)"
+         COMMAND bash ${_run}/eval.sh $<TARGET_FILE:ibq-eval> $<TARGET_FILE:ibq-train-tokenizer>
+                 $<TARGET_FILE:ibq-train-classifier> $<TARGET_FILE:make_lpips_file> ${_scratch}/eval ${CMAKE_SOURCE_DIR})
+add_test(NAME "drivers: ablation sweeps train, evaluate and tabulate with plots; reruns redo nothing; failures are named"
+         COMMAND bash ${_run}/ablation.sh $<TARGET_FILE_DIR:ibq-eval> ${_scratch}/ablation ${CMAKE_SOURCE_DIR})
+set_tests_properties(
+  "drivers: ibq-eval scores tokenizers (rFD, PSNR, SSIM, LPIPS, utilisation) and samples (FD, IS, accuracy)"
+  "drivers: ablation sweeps train, evaluate and tabulate with plots; reruns redo nothing; failures are named"
+  PROPERTIES LABELS integration TIMEOUT 900)
