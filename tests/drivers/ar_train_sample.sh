@@ -62,7 +62,9 @@ echo "2 ranks x 4 log the losses of 1 x 8"
 # Sampling: a PNG grid and the .npz; same seed, same bytes.
 "$smp" --input.checkpoint="$full" --sample.per_class=2 --sample.classes=0,3,9 --sample.cfg=2.0 \
   --output.png="$dir/s.png" --output.npz="$dir/a.npz" > "$dir/s.log" 2>&1 || fail "sample: $(cat "$dir/s.log")"
-grep -q "wrote $dir/a.npz (arr_0 uint8 \[6, 32, 32, 1\])" "$dir/s.log" || fail "npz line: $(cat "$dir/s.log")"
+grep -q "wrote $dir/a.npz (arr_0 uint8 \[6, 32, 32, 1\], arr_1 int64 labels)" "$dir/s.log" || fail "npz line: $(cat "$dir/s.log")"
+/usr/bin/python3 -c "import numpy as n; a = n.load('$dir/a.npz'); assert a['arr_0'].shape == (6, 32, 32, 1); \
+assert a['arr_1'].dtype == n.int64 and a['arr_1'].tolist() == [0, 0, 3, 3, 9, 9], a['arr_1']" || fail "numpy reads other labels"
 grep -q "wrote $dir/s.png (3 rows of 2)" "$dir/s.log" || fail "png line: $(cat "$dir/s.log")"
 "$smp" --input.checkpoint="$full" --sample.per_class=2 --sample.classes=0,3,9 --sample.cfg=2.0 --output.png="$dir/s2.png" \
   --output.npz="$dir/b.npz" > "$dir/s2.log" 2>&1 || fail "sample again: $(cat "$dir/s2.log")"
