@@ -125,7 +125,7 @@ def gnuplot(script, where):
 
 
 def plot_header(png, title, w=1500, h=450):
-    return (f"set terminal pngcairo size {w},{h} font 'sans,10'\nset output '{png}'\nset key outside right\n"
+    return (f"set terminal pngcairo size {w},{h} font 'sans,10' noenhanced\nset output '{png}'\nset key below\n"
             f"set grid\nset title '{title}' noenhanced\n")
 
 
@@ -209,12 +209,12 @@ def plots(sweep, entries, own, varying, evals, logs, results):
         groups = {}
         for n in tok:
             s = own[n]
-            groups.setdefault((s.get("model.quantizer", "ibq"), s.get("model.embed_dim", "?")), []).append(n)
+            groups.setdefault((s.get("model.quantizer", "ibq"), s.get("model.embed_dim", "")), []).append(n)
         plots_ = []
         for i, ((q, d), names) in enumerate(sorted(groups.items())):
             rows = sorted((int(evals[n]["codebook_size"]), evals[n]) for n in names)
             f = dat(work, f"k_{q}_d{d}.dat", [f"{k} {100 * e['utilisation']} {e['psnr']} {e['rfd_fmnist']}" for k, e in rows])
-            plots_.append((os.path.basename(f), f"{q.upper()} D={d}", i + 1))
+            plots_.append((os.path.basename(f), q.upper() + (f" D={d}" if d else ""), i + 1))
         png = f"{sweep}.png"
         s = plot_header(os.path.join("..", "..", png), "", 1500, 450) + "set logscale x 2\nset xlabel 'codebook size K'\n"
         s += "set multiplot layout 1,3\n"
