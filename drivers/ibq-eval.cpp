@@ -109,6 +109,8 @@ int main(int argc, char** argv) {
                                                  "softmax the FD and IS scores use")
         .add<std::string>("eval.lpips_weights", "", "tokenizer mode: LPIPS VGG16 weights (hpc/make_lpips_weights.py); "
                                                     "empty: no LPIPS")
+        .add<std::string>("eval.ssim_window", "uniform", "tokenizer mode: uniform (7x7, skimage's default, as the reference "
+                                                        "calls it) or gaussian (sigma 1.5, Wang et al. 2004)")
         .add<long>("eval.batch_size", 100, "images per forward pass")
         .add<long>("eval.is_splits", 10, "parts the IS analogue is averaged over")
         .add<unsigned long>("eval.seed", 0, "shuffle of the samples before the IS split, and of the real reference")
@@ -158,6 +160,9 @@ int main(int argc, char** argv) {
       const std::string ckpt = args.get<std::string>("input.checkpoint"), weights = args.get<std::string>("input.weights");
       const std::string split = args.get<std::string>("data.split");
       IBQ_CHECK(split == "test" || split == "train", "data.split must be test or train, got '" << split << "'");
+      const std::string window = args.get<std::string>("eval.ssim_window");
+      IBQ_CHECK(window == "uniform" || window == "gaussian", "eval.ssim_window must be uniform or gaussian, got '" << window << "'");
+      const auto ssim_opt = window == "gaussian" ? ibq::metrics::SsimOptions::wang2004() : ibq::metrics::SsimOptions{};
       const std::string lpips_path = args.get<std::string>("eval.lpips_weights");
       std::unique_ptr<ibq::Lpips<float>> lpips;
       if (!lpips_path.empty()) {
@@ -194,7 +199,7 @@ int main(int argc, char** argv) {
         for (ibq::index_t i = 0; i < n; ++i) {
           const double p = ibq::metrics::psnr(orig.data() + i * per, recon.data() + i * per, H, W, C);
           if (std::isinf(p)) ++identical; else psnr_sum += p;
-          ssim_sum += ibq::metrics::ssim(orig.data() + i * per, recon.data() + i * per, H, W, C);
+          ssim_sum += ibq::metrics::ssim(orig.data() + i * per, recon.data() + i * per, H, W, C, ssim_opt);
         }
         if (lpips) {  // on the uint8 pair mapped back to [-1, 1], grey replicated to the 3 channels VGG takes
           auto to_unit = [&](const std::vector<std::uint8_t>& u8) {
@@ -221,7 +226,7 @@ int main(int argc, char** argv) {
       const double psnr = N > identical ? psnr_sum / double(N - identical) : INFINITY, ssim = ssim_sum / double(N);
       const double lp = lpips ? lpips_sum / double(N) : NAN;
       r.str("mode", mode).str("checkpoint", ckpt).str("weights", weights).str("split", split).num("images", double(N));
-      r.num("psnr", psnr).num("ssim", ssim).num("lpips", lp).num("rfd_fmnist", rfd);
+      r.num("psnr", psnr).num("ssim", ssim).str("ssim_window", window).num("lpips", lp).num("rfd_fmnist", rfd);
       r.num("utilisation", usage.usage()).num("codes_used", double(usage.distinct()));
       r.num("codebook_size", double(loaded.config.codebook_size)).num("perplexity", usage.perplexity());
       r.num("recon_accuracy", sr.accuracy(labels)).num("orig_accuracy", so.accuracy(labels));

@@ -51,6 +51,11 @@ PY
 "$ev" --input.checkpoint="$ck" --eval.classifier="$dir/clf.h5" --data.limit=50 --output.json="$dir/nolp.json" \
   --output.markdown="$dir/nolp.md" > "$dir/nolp.log" 2>&1 || fail "without LPIPS: $(cat "$dir/nolp.log")"
 grep -q '"lpips": null' "$dir/nolp.json" || fail "no LPIPS weights should give null: $(cat "$dir/nolp.json")"
+"$ev" --input.checkpoint="$ck" --eval.classifier="$dir/clf.h5" --data.limit=50 --eval.ssim_window=gaussian \
+  --output.json="$dir/gauss.json" > "$dir/gauss.log" 2>&1 || fail "Gaussian SSIM: $(cat "$dir/gauss.log")"
+"$py" -c "import json; u, g = (json.load(open('$dir/' + f)) for f in ('t.json', 'gauss.json')); \
+assert u['ssim_window'] == 'uniform' and g['ssim_window'] == 'gaussian' and u['ssim'] != g['ssim'] and u['psnr'] == g['psnr'], (u, g)" \
+  || fail "eval.ssim_window=gaussian did not change only the SSIM"
 grep -q "^| 50 | [0-9.]* | 0\.[0-9]* | - |" "$dir/nolp.md" || fail "no LPIPS weights should give '-': $(cat "$dir/nolp.md")"
 
 # Samples mode on numpy-made archives: real test images, the same with shuffled labels, and noise.
@@ -98,6 +103,8 @@ bad() {  # bad NAME EXPECTED ARGS...: a non-zero exit and one error line naming 
   grep -q "$want" "$dir/bad_$name.log" || fail "$name: expected '$want', got: $(cat "$dir/bad_$name.log")"
 }
 bad mode "eval.mode must be tokenizer or samples" --eval.mode=gen --eval.classifier="$dir/clf.h5"
+bad window "eval.ssim_window must be uniform or gaussian" --input.checkpoint="$ck" --eval.classifier="$dir/clf.h5" \
+  --eval.ssim_window=box
 bad noclf "eval.classifier is required" --input.checkpoint="$ck"
 bad missingclf "eval.classifier '$dir/none.h5' does not exist" --input.checkpoint="$ck" --eval.classifier="$dir/none.h5"
 bad lpips "eval.lpips_weights '$dir/none.h5' does not exist" --input.checkpoint="$ck" --eval.classifier="$dir/clf.h5" \
