@@ -182,7 +182,11 @@ int main(int argc, char** argv) {
       IBQ_CHECK(N >= 2, "the " << split << " split holds " << N << " image(s): the FD needs at least 2");
       std::vector<ibq::index_t> order(static_cast<std::size_t>(N));
       std::iota(order.begin(), order.end(), 0);
+      // Images are kept only for the exports; the judge scores each batch as it is reconstructed, so a
+      // shape it cannot take fails on the first batch and memory stays at its 128 features per image.
+      const bool keep = !args.get<std::string>("output.npz").empty() || !args.get<std::string>("output.reference_npz").empty();
       std::vector<std::uint8_t> recon_all, orig_all;
+      ibq::cli::Judge::Scores so, sr;
       std::vector<std::int32_t> labels;
       ibq::CodebookUsage<> usage(loaded.config.codebook_size);
       double psnr_sum = 0, ssim_sum = 0, lpips_sum = 0;
@@ -216,12 +220,15 @@ int main(int argc, char** argv) {
                              .value().to_host();
           for (float v : d) lpips_sum += v;
         }
-        recon_all.insert(recon_all.end(), recon.begin(), recon.end());
-        orig_all.insert(orig_all.end(), orig.begin(), orig.end());
+        so.append(judge.score(orig, n, H, C));
+        sr.append(judge.score(recon, n, H, C));
+        if (keep) {
+          recon_all.insert(recon_all.end(), recon.begin(), recon.end());
+          orig_all.insert(orig_all.end(), orig.begin(), orig.end());
+        }
         bar.update(first + n);
       }
       bar.finish();
-      const auto so = judge.score(orig_all, N, H, C), sr = judge.score(recon_all, N, H, C);
       const double rfd = ibq::metrics::frechet_distance(judge_gaussian(so, N), judge_gaussian(sr, N));
       const double psnr = N > identical ? psnr_sum / double(N - identical) : INFINITY, ssim = ssim_sum / double(N);
       const double lp = lpips ? lpips_sum / double(N) : NAN;

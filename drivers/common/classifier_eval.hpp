@@ -30,6 +30,12 @@ class Judge {
   struct Scores {
     std::vector<float> features, probs;  // [n, hidden], [n, classes]
     index_t dim = 0, classes = 0;
+    // Adds another batch's scores (images scored batch by batch, as they are made).
+    void append(const Scores& o) {
+      dim = o.dim, classes = o.classes;
+      features.insert(features.end(), o.features.begin(), o.features.end());
+      probs.insert(probs.end(), o.probs.begin(), o.probs.end());
+    }
     // The fraction of images whose argmax is their label.
     double accuracy(const std::vector<std::int32_t>& labels) const {
       const index_t n = index_t(labels.size());
