@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Sets up whatever is missing (hpc/setup.sh), then configures and builds one CMake preset.
 #
-#   hpc/build.sh [default|serial|asan|cuda] [extra cmake args...]
+#   hpc/build.sh [default|serial|asan|cuda|cuda-sm80] [extra cmake args...]
+#
+# IBQ_SETUP_ARGS adds options to the hpc/setup.sh call (hpc/build_cuda.sh passes --offline and --kokkos-src).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 preset=${1:-default}
 shift || true
 case "$preset" in
-  cuda) bash "$here/hpc/setup.sh" --with-cuda ;;
-  *) bash "$here/hpc/setup.sh" ;;
+  cuda) bash "$here/hpc/setup.sh" --with-cuda --cuda-arch 90 ${IBQ_SETUP_ARGS:-} ;;
+  cuda-sm80) bash "$here/hpc/setup.sh" --with-cuda --cuda-arch 80 ${IBQ_SETUP_ARGS:-} ;;
+  *) bash "$here/hpc/setup.sh" ${IBQ_SETUP_ARGS:-} ;;
 esac
 cd "$here"
 export CUDA_ROOT=${CUDA_ROOT:-/usr/local/cuda}

@@ -1,27 +1,43 @@
 #!/usr/bin/env bash
 # Installs what ibq needs on a Debian 12 machine and builds Kokkos from Debian's own source package.
 #
-#   hpc/setup.sh [--with-cuda] [--with-torch] [--with-slurm] [--prefix-root DIR]
+#   hpc/setup.sh [--with-cuda] [--cuda-arch 90,80] [--with-torch] [--with-slurm] [--prefix-root DIR]
+#                [--offline] [--kokkos-src DIR|TARBALL] [--fetch-only]
 #
 # Idempotent: packages already installed and Kokkos prefixes already built are skipped (a second run costs
-# seconds). Kokkos lands in <prefix-root>/kokkos-openmp (and kokkos-cuda with --with-cuda); the default
-# prefix root is build/_deps inside the source tree, which the CMake presets point at.
+# seconds). Kokkos lands in <prefix-root>/kokkos-openmp (and kokkos-cuda-sm<arch> for each --cuda-arch with
+# --with-cuda; Hopper sm_90 by default, Ampere sm_80 on request); the default prefix root is build/_deps
+# inside the source tree, which the CMake presets point at.
+# --offline (for a GPU node without network): install nothing; name the missing Debian packages and stop.
+# --kokkos-src: Kokkos's source (a directory or a tarball of one, as hpc/build_cuda.sh --pack writes) instead
+# of downloading Debian's trilinos source package. --fetch-only: get the Kokkos source, build nothing.
 # Users with their own Kokkos (a cluster module, Spack) skip this and pass -DKokkos_ROOT=... to CMake.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 prefix_root="$here/build/_deps"
-with_cuda=0 with_torch=0 with_slurm=0
+with_cuda=0 with_torch=0 with_slurm=0 offline=0 fetch_only=0 cuda_archs=90 given_src=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --with-cuda) with_cuda=1 ;;
     --with-torch) with_torch=1 ;;
     --with-slurm) with_slurm=1 ;;
+    --cuda-arch) cuda_archs="$2"; shift ;;
+    --offline) offline=1 ;;
+    --fetch-only) fetch_only=1 ;;
+    --kokkos-src) given_src="$2"; shift ;;
     --prefix-root) prefix_root="$2"; shift ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "hpc/setup.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
+done
+for arch in ${cuda_archs//,/ }; do  # checked before anything is installed or built
+  case "$arch" in
+    90|80) ;;
+    *) echo "hpc/setup.sh: --cuda-arch $arch is not supported; use 90 (Hopper: H100, H200) or 80 (Ampere: A100)" >&2
+       exit 2 ;;
+  esac
 done
 
 log() { printf '[setup] %s\n' "$*"; }
@@ -39,7 +55,11 @@ missing=()
 for p in "${core_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -gt 0 ]; then
+if [ ${#missing[@]} -gt 0 ] && [ "$offline" = 1 ]; then
+  echo "hpc/setup.sh --offline: these Debian packages are missing: ${missing[*]}" >&2
+  echo "  install them first (apt-get install ${missing[*]}, or dpkg -i the .deb files carried along)" >&2
+  exit 1
+elif [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   sudo_if apt-get update -qq
@@ -55,6 +75,15 @@ kokkos_src="$src_root/kokkos"
 fetch_kokkos_source() {
   [ -f "$kokkos_src/CMakeLists.txt" ] && return 0
   mkdir -p "$src_root"
+  if [ -n "$given_src" ]; then
+    use_given_source
+    return 0
+  fi
+  if [ "$offline" = 1 ]; then
+    echo "hpc/setup.sh --offline: no Kokkos source in $kokkos_src; pass --kokkos-src with the tree or the tarball" >&2
+    echo "  that 'bash hpc/build_cuda.sh --pack FILE' wrote on a machine with network" >&2
+    exit 1
+  fi
   if ! grep -rqs "^Types: deb-src" /etc/apt/sources.list.d/ && ! grep -qs "^deb-src" /etc/apt/sources.list; then
     log "adding a deb-src stanza for bookworm"
     sudo_if tee /etc/apt/sources.list.d/ibq-debsrc.sources >/dev/null <<'SRC'
@@ -84,6 +113,28 @@ SRC
   rm -rf "$tmp" "$dl"   # the 166 MB tarball is no longer needed
 }
 
+# A Kokkos tree (or a tarball holding one at its top, or under any single directory) carried to this machine.
+use_given_source() {
+  local tmp="$src_root/extract"
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  if [ -d "$given_src" ]; then
+    cp -r "$given_src" "$tmp/kokkos"
+  elif [ -f "$given_src" ]; then
+    tar -xf "$given_src" -C "$tmp" || { echo "hpc/setup.sh: cannot unpack --kokkos-src '$given_src'" >&2; exit 1; }
+  else
+    echo "hpc/setup.sh: --kokkos-src '$given_src' is neither a directory nor a file" >&2; exit 1
+  fi
+  local core top=""
+  core=$(find "$tmp" -maxdepth 5 -path '*/core/src/Kokkos_Core.hpp' | head -1)
+  [ -n "$core" ] && top=${core%/core/src/Kokkos_Core.hpp}
+  [ -n "$top" ] && [ -f "$top/CMakeLists.txt" ] \
+    || { echo "hpc/setup.sh: --kokkos-src '$given_src' holds no Kokkos tree (no core/src/Kokkos_Core.hpp)" >&2; exit 1; }
+  log "Kokkos source from $given_src"
+  rm -rf "$kokkos_src"
+  mv "$top" "$kokkos_src"
+  rm -rf "$tmp"
+}
+
 # Kokkos 3.4.1 predates CUDA 13 and Hopper; these are the minimal fixes from the platform notes.
 # The patch script is idempotent (each fix is skipped when already present) and fails loudly when a
 # pattern is missing, so it runs every time: a tree left half-done by an interrupted run gets finished.
@@ -97,7 +148,7 @@ build_kokkos() { # name, extra cmake args...
   if [ -f "$prefix/.ibq-built" ]; then log "kokkos-$name present in $prefix"; return 0; fi
   fetch_kokkos_source
   local src="$kokkos_src"
-  if [ "$name" = cuda ]; then
+  if [ "${name#cuda}" != "$name" ]; then
     src="$src_root/kokkos-cuda-src"
     # copy to a temporary name first so an interrupted copy is never mistaken for a complete tree
     [ -d "$src" ] || { rm -rf "$src.tmp"; cp -r "$kokkos_src" "$src.tmp"; mv "$src.tmp" "$src"; }
@@ -114,14 +165,24 @@ build_kokkos() { # name, extra cmake args...
   rm -rf "$bdir"
 }
 
+if [ "$fetch_only" = 1 ]; then
+  fetch_kokkos_source
+  log "Kokkos source in $kokkos_src"
+  exit 0
+fi
 build_kokkos openmp -DKokkos_ENABLE_OPENMP=ON -DBUILD_SHARED_LIBS=ON
 if [ "$with_cuda" = 1 ]; then
   cuda_home=${CUDA_HOME:-/usr/local/cuda}
   [ -x "$cuda_home/bin/nvcc" ] || { echo "hpc/setup.sh: --with-cuda needs nvcc in $cuda_home/bin (set CUDA_HOME)" >&2; exit 1; }
-  # build_kokkos copies the source to kokkos-cuda-src and patches it (hpc/patch_kokkos_cuda13.py).
-  # nvcc_wrapper finds nvcc on PATH (or in $CUDA_ROOT/bin): consumers need the same.
-  PATH="$cuda_home/bin:$PATH" CUDA_ROOT="$cuda_home" build_kokkos cuda -DKokkos_ENABLE_CUDA=ON -DKokkos_ENABLE_CUDA_LAMBDA=ON \
-    -DKokkos_ARCH_HOPPER90=ON -DCMAKE_CXX_COMPILER="$src_root/kokkos-cuda-src/bin/nvcc_wrapper" \
-    -DBUILD_SHARED_LIBS=OFF
+  # Kokkos 3.4 compiles for one GPU architecture per build and refuses, at start-up, a device of another
+  # generation: one prefix per architecture (the presets cuda and cuda-sm80 point at them).
+  for arch in ${cuda_archs//,/ }; do
+    karch=HOPPER90; [ "$arch" = 80 ] && karch=AMPERE80
+    # build_kokkos copies the source to kokkos-cuda-src and patches it (hpc/patch_kokkos_cuda13.py).
+    # nvcc_wrapper finds nvcc on PATH (or in $CUDA_ROOT/bin): consumers need the same.
+    PATH="$cuda_home/bin:$PATH" CUDA_ROOT="$cuda_home" build_kokkos "cuda-sm$arch" -DKokkos_ENABLE_CUDA=ON \
+      -DKokkos_ENABLE_CUDA_LAMBDA=ON "-DKokkos_ARCH_$karch=ON" \
+      -DCMAKE_CXX_COMPILER="$src_root/kokkos-cuda-src/bin/nvcc_wrapper" -DBUILD_SHARED_LIBS=OFF
+  done
 fi
 log "done"

@@ -32,7 +32,7 @@ struct Result {
 // One forward + backward of loss = <R, z_q> + L_Q + 0.3 H_sample - 0.7 H_avg: R reaches the soft path of
 // z_q with a gradient unlike the reconstruction's, and distinct weights catch a swapped entropy term.
 template <class T>
-Result<T> run(const Case& c, bool fused, bool beta_on_codebook = true) {
+Result<T> run(const Case& c, bool fused, bool beta_on_codebook = true, int row_team = 0) {
   IbqConfig cfg;
   cfg.codebook_size = c.K;
   cfg.embed_dim = c.D;
@@ -43,6 +43,7 @@ Result<T> run(const Case& c, bool fused, bool beta_on_codebook = true) {
   cfg.beta_on_codebook = beta_on_codebook;
   cfg.fused = fused;
   cfg.fused_block_rows = c.block_rows;
+  cfg.fused_row_team = row_team;
   Tape<T, Space> tape;
   auto z = tape.leaf(random_tensor<T>({c.B, c.D, c.H, c.W}, 11, -c.z_scale, c.z_scale), true);
   auto e = tape.leaf(random_tensor<T>({c.K, c.D}, 12, -1, 1), true);
@@ -107,6 +108,28 @@ TEST_CASE("ibq fused: equals the plain path in double (values, losses, gradients
 
 TEST_CASE("ibq fused: equals the plain path in float within 1e-5 relative", "[quant][ibq][fused]") {
   for (const auto& c : cases) require_same<float>(c, 1e-5);
+}
+
+// The GPU's kernels (a team of threads per row, a thread per code for pbar) run on the host with a team of
+// two: the same indices, and the same values up to the order of summation.
+template <class T>
+void require_team_same(double tol) {
+  for (const auto& c : cases) {
+    INFO("K = " << c.K << ", block rows " << c.block_rows << ", tau " << c.tau << ", entropy " << c.entropy);
+    const auto thread = run<T>(c, true, true, 0), team = run<T>(c, true, true, 2);
+    REQUIRE(team.indices == thread.indices);
+    require_rel("z_q", team.z_q, thread.z_q, tol);
+    for (std::size_t i = 0; i < thread.losses.size(); ++i)
+      require_rel("loss term " + std::to_string(i), std::vector<T>{team.losses[i]}, std::vector<T>{thread.losses[i]},
+                  tol);
+    require_rel("dL/dz", team.dz, thread.dz, tol);
+    require_rel("dL/dE", team.de, thread.de, tol);
+  }
+}
+
+TEST_CASE("ibq fused: a team per row (the GPU kernels) equals a thread per row", "[quant][ibq][fused]") {
+  require_team_same<double>(1e-12);
+  require_team_same<float>(1e-5);
 }
 
 TEST_CASE("ibq fused: beta placement and double_quant act the same on both paths", "[quant][ibq][fused]") {

@@ -48,6 +48,7 @@ struct IbqConfig {
   double batch_entropy_weight = 1.0;
   bool fused = true;             // false: the plain reference path (every N x K tensor held)
   index_t fused_block_rows = 0;  // fused: rows of logits per tile (0: automatic, about 2^21 logits)
+  int fused_row_team = 0;        // fused: threads per row (0: automatic; see IbqFusedOptions::row_team)
 };
 
 // Entropy Vars are undefined when cfg.use_entropy is false. quant_loss and the entropy terms have shape [1].
@@ -101,7 +102,7 @@ IbqOutput<T, Space> ibq_quantize(const Var<T, Space>& z, const Var<T, Space>& co
   auto zf = reshape(permute(z, {0, 2, 3, 1}), {N, D});
   Var<T, Space> zq_rows, pbar;  // [N, D] and [K]
   if (cfg.fused) {
-    auto f = ibq_fused(zf, codebook, {cfg.use_entropy, cfg.entropy_temperature, cfg.fused_block_rows});
+    auto f = ibq_fused(zf, codebook, {cfg.use_entropy, cfg.entropy_temperature, cfg.fused_block_rows, cfg.fused_row_team});
     out.indices = f.indices;  // argmax of the logits (ties: lowest index)
     zq_rows = f.z_q;
     out.sample_entropy = f.sample_entropy;
@@ -174,7 +175,7 @@ struct IbqQuantizer {
     auto zf = reshape(permute(z, {0, 2, 3, 1}), {zs.dims[0] * zs.dims[2] * zs.dims[3], cfg.embed_dim});
     auto e = store->param(z.tape(), embedding_weight);
     if (cfg.fused)  // tile by tile, so that tokenising with K = 2^18 holds no N x K logits either
-      return detail::ibq_fused_forward(zf.value(), e.value(), {false, 1.0, cfg.fused_block_rows}).indices;
+      return detail::ibq_fused_forward(zf.value(), e.value(), {false, 1.0, cfg.fused_block_rows, cfg.fused_row_team}).indices;
     return argmax(matmul(zf, e, false, /*trans_b=*/true).value(), 1);
   }
 

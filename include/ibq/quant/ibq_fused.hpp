@@ -33,6 +33,7 @@
 #include "ibq/ops/embedding.hpp"
 #include "ibq/ops/shape_ops.hpp"
 #include "ibq/quant/ibq_fused_rows.hpp"
+#include "ibq/quant/ibq_fused_team.hpp"
 
 namespace ibq {
 
@@ -40,6 +41,9 @@ struct IbqFusedOptions {
   bool entropy = true;
   double temperature = 0.01;
   index_t block_rows = 0;  // rows per tile; 0: about 2^21 logits a tile, 64 to 512 rows
+  // Threads per row. 0: one on the host (each runs a row in vector loops), a team of up to 256 on a GPU.
+  // > 0: a team of that many (at most the host's threads), so the GPU's kernels can be checked on the host.
+  int row_team = 0;
 };
 
 template <class T, class Space>
@@ -68,6 +72,28 @@ struct IbqRowStats {
   Tensor<T, Space> max, log_s1, log_st, entropy;
 };
 
+// Threads per row (see IbqFusedOptions::row_team); 0 means the thread-per-row kernels.
+template <class Space>
+int ibq_row_team(int requested, index_t k) {
+  if constexpr (host_accessible_v<typename exec_space_t<Space>::memory_space>) {
+    const int threads = exec_space_t<Space>().concurrency();
+    return requested <= 0 ? 0 : (requested < threads ? requested : threads);
+  } else {
+    if (requested > 0) return requested;
+    int team = 32;
+    while (team < 256 && team < k) team *= 2;
+    return team;
+  }
+}
+
+template <class Space>
+using ibq_team_t = typename Kokkos::TeamPolicy<exec_space_t<Space>>::member_type;
+
+template <class Space>
+Kokkos::TeamPolicy<exec_space_t<Space>> ibq_row_teams(index_t rows, int team) {
+  return Kokkos::TeamPolicy<exec_space_t<Space>>(static_cast<int>(rows), team);
+}
+
 template <class T, class Space>
 struct IbqFusedForward {
   Tensor<T, Space> packed;  // [N D + (1 + K if entropy)]: z_q, H_sample, pbar
@@ -81,6 +107,7 @@ IbqFusedForward<T, Space> ibq_fused_forward(const Tensor<T, Space>& zf, const Te
                                             const IbqFusedOptions& opt) {
   const index_t N = zf.shape().dims[0], D = zf.shape().dims[1], K = codebook.shape().dims[0];
   const index_t nb = ibq_block_rows(N, K, opt.block_rows);
+  const int team = ibq_row_team<Space>(opt.row_team, K);
   const bool ent = opt.entropy;
   const T inv_tau = T(1.0 / opt.temperature), inv_n = T(1) / T(N);
   IbqFusedForward<T, Space> f;
@@ -107,18 +134,40 @@ IbqFusedForward<T, Space> ibq_fused_forward(const Tensor<T, Space>& zf, const Te
   for (index_t n0 = 0; n0 < N; n0 += nb) {
     const index_t rows = N - n0 < nb ? N - n0 : nb;
     gemm<Space>(Trans::N, Trans::T, rows, K, D, T(1), z + n0 * D, D, e, D, T(0), l, K);
-    Kokkos::parallel_for("ibq::fused_fwd_rows", range<Space>(rows), KOKKOS_LAMBDA(index_t i) {
+    auto keep = KOKKOS_LAMBDA(index_t i, const FusedRow<T>& r) {
       const index_t n = n0 + i;
-      const FusedRow<T> r = fused_forward_row(l + i * K, K, ent, inv_tau);
       ind[n] = std::int32_t(r.arg);
-      for (index_t d = 0; d < D; ++d) out[n * D + d] = e[r.arg * D + d];
       mx[n] = r.max;
       log_s1[n] = r.log_s1;
       log_st[n] = r.log_st;
       ent_n[n] = r.entropy;
       isum[i] = r.inv_st;
-    });
-    if (ent) {
+    };
+    if (team == 0) {
+      Kokkos::parallel_for("ibq::fused_fwd_rows", range<Space>(rows), KOKKOS_LAMBDA(index_t i) {
+        const FusedRow<T> r = fused_forward_row(l + i * K, K, ent, inv_tau);
+        keep(i, r);
+        for (index_t d = 0; d < D; ++d) out[(n0 + i) * D + d] = e[r.arg * D + d];
+      });
+    } else {
+      Kokkos::parallel_for(
+          "ibq::fused_fwd_row_teams", ibq_row_teams<Space>(rows, team), KOKKOS_LAMBDA(const ibq_team_t<Space>& tm) {
+            const index_t i = tm.league_rank();
+            const FusedRow<T> r = fused_forward_row_team(tm, l + i * K, K, ent, inv_tau);
+            Kokkos::single(Kokkos::PerTeam(tm), [&]() { keep(i, r); });
+            Kokkos::parallel_for(Kokkos::TeamThreadRange(tm, D),
+                                 [&](index_t d) { out[(n0 + i) * D + d] = e[r.arg * D + d]; });
+          });
+    }
+    if (ent && team > 0) {
+      // pbar_k += sum over the block's rows of q_nk: a thread per code, neighbouring threads reading
+      // neighbouring codes (coalesced on a GPU).
+      Kokkos::parallel_for("ibq::fused_fwd_pbar_cols", range<Space>(K), KOKKOS_LAMBDA(index_t k) {
+        T acc = 0;
+        for (index_t i = 0; i < rows; ++i) acc += l[i * K + k] * isum[i];
+        pbar[k] += acc;
+      });
+    } else if (ent) {
       // pbar_k += sum over the block's rows of q_nk, a column sum: 64 neighbouring codes per thread.
       constexpr index_t cols = 64;
       Kokkos::parallel_for("ibq::fused_fwd_pbar", range<Space>((K + cols - 1) / cols), KOKKOS_LAMBDA(index_t c) {
@@ -150,6 +199,7 @@ void ibq_fused_backward(const Tensor<T, Space>& zf, const Tensor<T, Space>& code
                         const Tensor<T, Space>& ge) {
   const index_t N = zf.shape().dims[0], D = zf.shape().dims[1], K = codebook.shape().dims[0];
   const index_t nb = ibq_block_rows(N, K, opt.block_rows);
+  const int team = ibq_row_team<Space>(opt.row_team, K);
   const bool ent = opt.entropy;
   const T inv_tau = T(1.0 / opt.temperature), inv_n = T(1) / T(N);
   Kokkos::View<T*, Space> tile(Kokkos::view_alloc(Kokkos::WithoutInitializing, "ibq::fused.tile"), nb * K);
@@ -167,11 +217,22 @@ void ibq_fused_backward(const Tensor<T, Space>& zf, const Tensor<T, Space>& code
     const index_t rows = N - n0 < nb ? N - n0 : nb;
     gemm<Space>(Trans::N, Trans::T, rows, K, D, T(1), z + n0 * D, D, e, D, T(0), l, K);
     gemm<Space>(Trans::N, Trans::T, rows, K, D, T(1), g + n0 * D, D, e, D, T(0), a, K);
-    Kokkos::parallel_for("ibq::fused_bwd_rows", range<Space>(rows), KOKKOS_LAMBDA(index_t i) {
-      const index_t n = n0 + i;
-      const T wh = ent ? -gh[0] * inv_n * inv_tau : T(0), wb = inv_n * inv_tau;
-      fused_backward_row(l + i * K, a + i * K, gb, K, ent, inv_tau, mx[n], log_s1[n], log_st[n], ent_n[n], wh, wb);
-    });
+    const T wb = inv_n * inv_tau;
+    if (team == 0) {
+      Kokkos::parallel_for("ibq::fused_bwd_rows", range<Space>(rows), KOKKOS_LAMBDA(index_t i) {
+        const index_t n = n0 + i;
+        const T wh = ent ? -gh[0] * wb : T(0);
+        fused_backward_row(l + i * K, a + i * K, gb, K, ent, inv_tau, mx[n], log_s1[n], log_st[n], ent_n[n], wh, wb);
+      });
+    } else {
+      Kokkos::parallel_for(
+          "ibq::fused_bwd_row_teams", ibq_row_teams<Space>(rows, team), KOKKOS_LAMBDA(const ibq_team_t<Space>& tm) {
+            const index_t i = tm.league_rank(), n = n0 + i;
+            const T wh = ent ? -gh[0] * wb : T(0);
+            fused_backward_row_team(tm, l + i * K, a + i * K, gb, K, ent, inv_tau, mx[n], log_s1[n], log_st[n],
+                                    ent_n[n], wh, wb);
+          });
+    }
     if (gz.defined()) gemm<Space>(Trans::N, Trans::N, rows, D, K, T(1), l, K, e, D, T(1), gz.data() + n0 * D, D);
     if (ge.defined()) gemm<Space>(Trans::T, Trans::N, K, D, rows, T(1), l, K, z + n0 * D, D, T(1), ge.data(), D);
   }
