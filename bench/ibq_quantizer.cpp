@@ -7,7 +7,8 @@
 //
 // Every (implementation, K) runs in its own process, so that its peak resident memory can be read:
 // peak = the process's maximum resident set minus its resident set once the inputs exist (the same rule
-// for bench/ibq_quantizer_torch.py). Times are medians of --reps steps after a warm-up (K >= 65536: at most
+// for bench/ibq_quantizer_torch.py). On a GPU build both sides run on the GPU (the peer with --device cuda)
+// and peak is device memory allocated above what the inputs hold (bench/device_memory.hpp). Times are medians of --reps steps after a warm-up (K >= 65536: at most
 // 3). The GEMM floor is 8 N K D flops (four N x K x D GEMMs: logits, G E^T, dl E, dl^T z, which any dense
 // implementation needs) at the sgemm rate this run measures for the logits' shape.
 //
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "bench_util.hpp"
+#include "device_memory.hpp"
 #include "ibq/core/process_env.hpp"
 #include "ibq/linalg/gemm.hpp"
 #include "ibq/quant/ibq.hpp"
@@ -62,7 +64,7 @@ int run_child(const Args& a) {
   cfg.embed_dim = D;
   cfg.fused = a.child == "fused";
   cfg.fused_block_rows = a.block_rows;
-  const double base = bench::resident_mib();
+  const bench::PeakMemory<Space> memory;
   double loss = 0;
   const double t = bench::median_seconds(
       [&] {
@@ -74,7 +76,7 @@ int run_child(const Args& a) {
         loss = l.value().to_host()[0];
       },
       reps_for(K, a.reps));
-  std::printf("{\"seconds\": %.6f, \"peak_mib\": %.1f, \"loss\": %.6g}\n", t, bench::peak_resident_mib() - base, loss);
+  std::printf("{\"seconds\": %.6f, \"peak_mib\": %.1f, \"loss\": %.6g}\n", t, memory.peak_mib(), loss);
   return 0;
 }
 
@@ -105,7 +107,7 @@ Cell run_self(const std::string& self, const std::string& impl, index_t n, index
 Cell run_torch(const std::string& variant, int threads, index_t n, index_t d, index_t k, int reps) {
   std::ostringstream cmd;
   cmd << "/usr/bin/python3 " << IBQ_SOURCE_DIR << "/bench/ibq_quantizer_torch.py --threads " << threads
-      << " --variant " << variant << " --n " << n << " --d " << d << " --k " << k << " --reps " << reps_for(k, reps);
+      << " --device " << bench::PeakMemory<Space>::torch_device() << " --variant " << variant << " --n " << n << " --d " << d << " --k " << k << " --reps " << reps_for(k, reps);
   return run_cell(cmd.str());
 }
 
@@ -202,8 +204,8 @@ int main(int argc, char** argv) {
                 num(r.fused.peak_mib / r.torch_ref.peak_mib, "%.3f").c_str(),
                 num(r.fused.seconds / floor_s, "%.2f").c_str());
   }
-  std::printf("\nD = %ld; %d threads; floor = 8 N K D flops at %.1f GFLOP/s; MiB = peak resident minus resident "
-              "with the inputs allocated\n",
-              long(a.d), threads, rate);
+  std::printf("\nD = %ld; %d threads; floor = 8 N K D flops at %.1f GFLOP/s; MiB = %s above the point where the "
+              "inputs exist\n",
+              long(a.d), threads, rate, bench::PeakMemory<Space>::what());
   return 0;
 }

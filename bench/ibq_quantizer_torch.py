@@ -2,7 +2,7 @@
 """PyTorch peer for bench/ibq_quantizer.cpp: one IBQ quantizer step of SEED-Voken's code, timed, with its peak memory.
 
     /usr/bin/python3 bench/ibq_quantizer_torch.py --threads 2 --n 1024 --d 256 --k 16384 [--reps 5]
-                                                   [--variant reference|gather]
+                                                   [--variant reference|gather] [--device cuda]
 
 The quantizer is tests/reference/ibq_reference.py's IndexPropagationQuantize, the transcription of
 src/IBQ/modules/vqvae/quantize.py that the C++ tests' fixtures come from (float32 here). --variant gather
@@ -11,7 +11,8 @@ PyTorch that saves two of the reference's eight N x K x D GEMMs (forward and bac
 
 The step and the inputs' distributions match the C++ bench: z [N/256, D, 16, 16] uniform in +-1/sqrt(D), E
 uniform in +-sqrt(3), loss = L_Q + 0.05 L_ent + sum(z_q R) / N. Prints one JSON line: seconds (median of --reps
-after a warm-up), peak_mib (peak resident set minus the resident set once the inputs exist), loss.
+after a warm-up), peak_mib (peak resident set minus the resident set once the inputs exist; on a GPU the peak
+of allocated device memory above what the inputs hold), loss. --device cuda runs it on a GPU (PyTorch 2.x).
 """
 import argparse
 import json
@@ -25,7 +26,7 @@ import torch
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [here, os.path.join(os.path.dirname(here), "tests", "reference")]
 from ibq_reference import IndexPropagationQuantize, compute_entropy_loss  # noqa: E402
-from peer_util import peak_resident_mib, resident_mib  # noqa: E402
+from peer_util import PeakMemory, add_device_option, check_device, sync  # noqa: E402
 
 
 class GatherQuantize(IndexPropagationQuantize):
@@ -53,16 +54,19 @@ def main():
     ap.add_argument("--k", type=int, required=True)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--variant", choices=["reference", "gather"], default="reference")
+    add_device_option(ap)
     args = ap.parse_args()
+    dev = check_device(args.device)
     torch.set_num_threads(args.threads)
     n, d, k = args.n, args.d, args.k
     shape = (n // 256, d, 16, 16) if n % 256 == 0 else (1, d, 1, n)
     g = torch.Generator().manual_seed(0)
-    z = ((torch.rand(shape, generator=g) * 2 - 1) / d ** 0.5).requires_grad_()
-    e = ((torch.rand(k, d, generator=g) * 2 - 1) * 3 ** 0.5).requires_grad_()
-    r = torch.rand(shape, generator=g) * 2 - 1
+    z = ((torch.rand(shape, generator=g) * 2 - 1) / d ** 0.5).to(dev).requires_grad_()
+    e = ((torch.rand(k, d, generator=g) * 2 - 1) * 3 ** 0.5).to(dev).requires_grad_()
+    r = (torch.rand(shape, generator=g) * 2 - 1).to(dev)
     quant = (GatherQuantize if args.variant == "gather" else IndexPropagationQuantize)(k, d, 0.25)
-    base = resident_mib()
+    memory = PeakMemory(dev)
+    memory.start()
     loss_value = [0.0]
 
     def step():
@@ -71,6 +75,7 @@ def main():
         z_q, (quant_loss, _, _, entropy_loss), _ = quant.forward(z, e)
         loss = quant_loss + 0.05 * entropy_loss + (z_q * r).sum() / n
         loss.backward()
+        sync(dev)
         loss_value[0] = float(loss)
 
     step()  # warm-up
@@ -79,9 +84,8 @@ def main():
         t0 = time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)
-    peak = peak_resident_mib()
-    print(json.dumps({"seconds": statistics.median(times), "peak_mib": peak - base, "loss": loss_value[0],
-                      "threads": torch.get_num_threads(), "torch": str(torch.__version__)}))
+    print(json.dumps({"seconds": statistics.median(times), "peak_mib": memory.peak_mib(), "loss": loss_value[0],
+                      "threads": torch.get_num_threads(), "torch": str(torch.__version__), "device": str(dev)}))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "bench_util.hpp"
+#include "device_memory.hpp"
 #include "ibq/core/host_memory.hpp"
 #include "ibq/core/process_env.hpp"
 #include "ibq/models/tokenizer.hpp"
@@ -84,7 +85,7 @@ int run_child(const Config& c, int reps) {
   std::vector<float> host(std::size_t(c.batch * c.in * c.res * c.res));
   for (std::size_t i = 0; i < host.size(); ++i) host[i] = float(std::sin(0.37 * double(i)));
   auto x = ibq::Tensor<float>::from_host({c.batch, c.in, c.res, c.res}, host);
-  const double base = bench::resident_mib();
+  const bench::PeakMemory<ibq::DefaultSpace> memory;
   std::vector<double> adam_s;
   auto step = [&](ibq::OpProfile* prof) {
     ibq::Tape<float> tape;
@@ -103,7 +104,7 @@ int run_child(const Config& c, int reps) {
   const double t = bench::median_seconds([&] { step(nullptr); }, reps);
   std::sort(adam_s.begin(), adam_s.end());
   const double adam_median = adam_s[adam_s.size() / 2];
-  const double peak = bench::peak_resident_mib() - base;
+  const double peak = memory.peak_mib();
   ibq::OpProfile prof;
   step(&prof);
   std::map<std::string, double> fwd, bwd;
@@ -183,7 +184,7 @@ int main(int argc, char** argv) {
     if (peer) {
       std::ostringstream pc;
       pc << "/usr/bin/python3 " << IBQ_SOURCE_DIR << "/bench/tokenizer_step_torch.py --threads " << threads
-         << " --reps " << reps << c.args();
+         << " --device " << bench::PeakMemory<ibq::DefaultSpace>::torch_device() << " --reps " << reps << c.args();
       std::fprintf(stderr, "  %s\n", pc.str().c_str());
       torch = bench::last_json(bench::run_command(pc.str(), ok));
       if (!ok) std::fprintf(stderr, "  (torch failed)\n");
