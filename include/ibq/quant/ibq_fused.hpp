@@ -31,6 +31,7 @@
 
 #include "ibq/linalg/gemm.hpp"
 #include "ibq/ops/embedding.hpp"
+#include "ibq/ops/reduce.hpp"
 #include "ibq/ops/shape_ops.hpp"
 #include "ibq/quant/ibq_fused_rows.hpp"
 #include "ibq/quant/ibq_fused_team.hpp"
@@ -75,24 +76,16 @@ struct IbqRowStats {
 // Threads per row (see IbqFusedOptions::row_team); 0 means the thread-per-row kernels.
 template <class Space>
 int ibq_row_team(int requested, index_t k) {
-  if constexpr (host_accessible_v<typename exec_space_t<Space>::memory_space>) {
+  if constexpr (runs_on_host_v<Space>) {
     const int threads = exec_space_t<Space>().concurrency();
     return requested <= 0 ? 0 : (requested < threads ? requested : threads);
   } else {
-    if (requested > 0) return requested;
-    int team = 32;
-    while (team < 256 && team < k) team *= 2;
-    return team;
+    return requested > 0 ? requested : row_teams<Space>(1, k, "ibq_fused").team_size();  // the row ops' rule
   }
 }
 
 template <class Space>
-using ibq_team_t = typename Kokkos::TeamPolicy<exec_space_t<Space>>::member_type;
-
-template <class Space>
-Kokkos::TeamPolicy<exec_space_t<Space>> ibq_row_teams(index_t rows, int team) {
-  return Kokkos::TeamPolicy<exec_space_t<Space>>(static_cast<int>(rows), team);
-}
+using ibq_team_t = typename team_policy_t<Space>::member_type;
 
 template <class T, class Space>
 struct IbqFusedForward {
@@ -151,7 +144,7 @@ IbqFusedForward<T, Space> ibq_fused_forward(const Tensor<T, Space>& zf, const Te
       });
     } else {
       Kokkos::parallel_for(
-          "ibq::fused_fwd_row_teams", ibq_row_teams<Space>(rows, team), KOKKOS_LAMBDA(const ibq_team_t<Space>& tm) {
+          "ibq::fused_fwd_row_teams", team_policy_t<Space>(int(rows), team), KOKKOS_LAMBDA(const ibq_team_t<Space>& tm) {
             const index_t i = tm.league_rank();
             const FusedRow<T> r = fused_forward_row_team(tm, l + i * K, K, ent, inv_tau);
             Kokkos::single(Kokkos::PerTeam(tm), [&]() { keep(i, r); });
@@ -226,7 +219,7 @@ void ibq_fused_backward(const Tensor<T, Space>& zf, const Tensor<T, Space>& code
       });
     } else {
       Kokkos::parallel_for(
-          "ibq::fused_bwd_row_teams", ibq_row_teams<Space>(rows, team), KOKKOS_LAMBDA(const ibq_team_t<Space>& tm) {
+          "ibq::fused_bwd_row_teams", team_policy_t<Space>(int(rows), team), KOKKOS_LAMBDA(const ibq_team_t<Space>& tm) {
             const index_t i = tm.league_rank(), n = n0 + i;
             const T wh = ent ? -gh[0] * wb : T(0);
             fused_backward_row_team(tm, l + i * K, a + i * K, gb, K, ent, inv_tau, mx[n], log_s1[n], log_st[n],
