@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up whatever is missing (hpc/setup.sh), then configures and builds one CMake preset.
 #
-#   hpc/build.sh [default|serial|asan|cuda|cuda-sm80] [extra cmake args...]
+#   hpc/build.sh [default|serial|asan|serial-asan|cuda|cuda-sm80] [extra cmake args...]
 #
 # IBQ_SETUP_ARGS adds options to the hpc/setup.sh call (hpc/build_cuda.sh passes --offline and --kokkos-src).
 set -euo pipefail

@@ -25,9 +25,8 @@ TensorD logits_away_from(const Shape& s, std::uint64_t seed, std::vector<double>
 
 TEST_CASE("gan losses: hinge, vanilla, generator and LeCam match the PyTorch reference", "[gan]") {
   h5::File f(fixture, h5::File::Mode::read);
-  LecamAnchors anchors;
-  anchors.real = f.attr<double>("/", "ema_real");
-  anchors.fake = f.attr<double>("/", "ema_fake");
+  LecamAnchors<Space> anchors;
+  anchors.set(f.attr<double>("/", "ema_real"), f.attr<double>("/", "ema_fake"));
   using LossFn = std::function<VarD(const VarD&, const VarD&)>;
   const std::vector<std::pair<std::string, LossFn>> losses = {
       {"hinge_d", [](const VarD& r, const VarD& k) { return disc_loss(DiscLoss::hinge, r, k); }},
@@ -49,10 +48,10 @@ TEST_CASE("gan losses: hinge, vanilla, generator and LeCam match the PyTorch ref
 }
 
 TEST_CASE("gan losses: gradient checks in double", "[gan][grad]") {
-  LecamAnchors anchors;
-  anchors.real = 0.4, anchors.fake = -0.3;
+  LecamAnchors<Space> anchors;
+  anchors.set(0.4, -0.3);
   const Shape s{3, 1, 4, 5};
-  const auto real = logits_away_from(s, 1, {1.0, anchors.fake}), fake = logits_away_from(s, 2, {-1.0, anchors.real});
+  const auto real = logits_away_from(s, 1, {1.0, anchors.fake()}), fake = logits_away_from(s, 2, {-1.0, anchors.real()});
   require_grad_ok([](TapeD&, const VarsD& v) { return hinge_d_loss(v[0], v[1]); }, {real, fake}, {"real", "fake"});
   require_grad_ok([](TapeD&, const VarsD& v) { return vanilla_d_loss(v[0], v[1]); }, {real, fake}, {"real", "fake"});
   require_grad_ok([](TapeD&, const VarsD& v) { return generator_loss(v[0]); }, {fake}, {"fake"});
@@ -62,12 +61,14 @@ TEST_CASE("gan losses: gradient checks in double", "[gan][grad]") {
 
 TEST_CASE("gan losses: LeCam anchors are EMAs from 0; the adaptive weight is the clamped gradient-norm ratio",
           "[gan]") {
-  LecamAnchors a;
-  a.update(2.0, -1.0);
-  CHECK(a.real == Approx(0.002).epsilon(1e-12));
-  CHECK(a.fake == Approx(-0.001).epsilon(1e-12));
-  a.update(2.0, -1.0);
-  CHECK(a.real == Approx(0.999 * 0.002 + 0.002).epsilon(1e-12));
+  LecamAnchors<Space> a;
+  const auto means = TensorD::from_host({2}, {2.0, -1.0});
+  a.update(means);
+  CHECK(a.real() == Approx(0.002).epsilon(1e-12));
+  CHECK(a.fake() == Approx(-0.001).epsilon(1e-12));
+  a.update(TensorF::from_host({2}, {2.0f, -1.0f}));  // float logits move the double anchors too
+  CHECK(a.real() == Approx(0.999 * 0.002 + 0.002).epsilon(1e-12));
+  REQUIRE_THROWS_WITH(a.update(TensorD::from_host({1}, {1})), Catch::Contains("(real, fake)"));
   // Generator loss on hand-computed logits: images with mean logits 1 and -2.
   TapeD tape;
   auto l = tape.leaf(TensorD::from_host({2, 1, 1, 2}, {0.5, 1.5, -3.0, -1.0}));
@@ -76,6 +77,8 @@ TEST_CASE("gan losses: LeCam anchors are EMAs from 0; the adaptive weight is the
   const auto g1 = TensorD::from_host({4}, {3, 0, 0, 4});   // |g1| = 5
   const auto g2 = TensorD::from_host({4}, {0, 1, 0, 0});   // |g2| = 1
   CHECK(adaptive_generator_weight(g1, g2, 0.4) == Approx(0.4 * 5 / (1 + 1e-4)));
+  // the device form: the same number, left in a [1] tensor
+  CHECK(adaptive_generator_weight_device(g1, g2, 0.4).to_host().at(0) == Approx(0.4 * 5 / (1 + 1e-4)));
   const auto zero = TensorD::from_host({4}, {0, 0, 0, 0});
   CHECK(adaptive_generator_weight(g1, zero, 1.0) == Approx(1e4));  // clamped
   REQUIRE_THROWS_WITH(adaptive_generator_weight(g1, TensorD::from_host({1}, {1}), 1.0), Catch::Contains("sizes"));

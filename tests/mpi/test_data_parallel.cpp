@@ -1,10 +1,15 @@
 // Data-parallel tokenizer training on the ranks mpirun started (1, 2 or 4): the ranks stay bitwise in
 // step, and R ranks x batch B follow one process with batch R*B (each rank also runs that single-process
-// trainer itself, with a Communicator of its own, and compares).
+// trainer itself, with a Communicator of its own, and compares). And both trainers' steps read back from
+// the device only what they must, alone and on every rank.
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <filesystem>
+#include <unistd.h>
 
+#include "ibq/core/device_copy_counter.hpp"
+#include "ibq/train/ar.hpp"
 #include "ibq/train/tokenizer.hpp"
 #include "test_util.hpp"
 
@@ -125,4 +130,93 @@ TEST_CASE("R ranks x batch B follow one process with batch R x B (tails included
   }
   CHECK(max_abs_diff(w_dist, w_one) < 1e-9);
   CHECK(max_abs_diff(ema_dist, ema_one) < 1e-9);
+}
+
+// On a GPU each read back to the host makes the host wait for the device; a step makes one, its packed
+// statistics (and on several ranks one more: its codes, gathered to rank 0 for the usage counts).
+TEST_CASE("a training step reads back from the device once, with the GAN, LeCam and the adaptive weight on") {
+  const auto comm = dist::Communicator::world();
+  const ImageSet images = random_images(4 * 3 * comm.size());
+  TokenizerTrainConfig tc;
+  tc.batch_size = 3;
+  tc.steps = 10;
+  tc.lr = 1e-3;
+  tc.gan.gen_loss_weight = 0.1;
+  tc.gan.disc.in_channels = 1;
+  tc.gan.disc.ndf = 4;
+  tc.gan.disc.n_layers = 1;
+  tc.gan.disc_start = 1;  // step 1 without the discriminator, then with it
+  tc.gan.adaptive_weight = true;
+  REQUIRE(tc.gan.lecam_weight > 0);
+  for (const bool distributed : {false, true}) {
+    Tokenizer<float> model(tiny_tokenizer(), 3);
+    TokenizerTrainer<float> trainer(model, images, tc, distributed ? comm : dist::Communicator{});
+    const long expected = distributed && comm.size() > 1 ? 2 : 1;
+    const DeviceToHostCopies copies;
+    for (long s = 0; s < 3; ++s) {
+      const long reads_before = host_reads::count(), copies_before = copies.count();
+      const auto st = trainer.step();
+      INFO("step " << st.step << (distributed ? " on the world's " : " alone, as rank ") << comm.size() << " ranks");
+      REQUIRE(st.gan == (s >= 1));
+      REQUIRE(std::isfinite(st.loss));
+      if (st.gan) REQUIRE(st.gen_weight > 0);  // the adaptive weight came back through the one read
+      CHECK(host_reads::count() - reads_before == expected);
+      // On a GPU the Kokkos deep-copy hook sees the real copies, including any that bypass the counted reads.
+      if (!host_accessible_v<DefaultSpace> && !distributed) CHECK(copies.count() - copies_before == expected);
+    }
+  }
+  // The counters are live: one read of one value is one count (and one device-to-host copy on a GPU).
+  const DeviceToHostCopies copies;
+  const long before = host_reads::count();
+  const float v = Tensor<float>::full({1}, 2.5f).item();
+  CHECK(v == 2.5f);
+  CHECK(host_reads::count() - before == 1);
+  CHECK(copies.count() == (host_accessible_v<DefaultSpace> ? 0 : 1));
+}
+
+TEST_CASE("an AR training step reads back from the device once: its loss and gradient norm") {
+  const auto comm = dist::Communicator::world();
+  // A token dataset of 12 random 2x2 grids over K = 8 codes and 3 classes, one file per rank.
+  const auto path = std::filesystem::temp_directory_path() /
+                    ("ibq_ar_host_reads_" + std::to_string(::getpid()) + "_" + std::to_string(comm.rank()) + ".h5");
+  {
+    TokenDatasetInfo info;
+    info.grid_h = info.grid_w = 2;
+    info.codebook_size = 8;
+    TokenWriter w(path.string(), info);
+    std::vector<std::int32_t> tokens, labels;
+    const Rng rng{3, 9};
+    for (int i = 0; i < 12 * 4; ++i) tokens.push_back(std::int32_t(8 * rng.uniform(std::uint64_t(i))) % 8);
+    for (int i = 0; i < 12; ++i) labels.push_back(i % 3);
+    w.add(tokens.data(), labels.data(), 12);
+    w.commit();
+  }
+  const TokenDataset data(path.string());
+  ArConfig mc;
+  mc.vocab_size = 8;
+  mc.num_classes = 3;
+  mc.grid = 2;
+  mc.n_layer = 1;
+  mc.dim = 16;
+  mc.n_head = 2;
+  mc.multiple_of = 8;
+  ArTrainConfig tc;
+  tc.batch_size = 2;
+  tc.steps = 5;
+  tc.clip = 1.0;
+  for (const bool distributed : {false, true}) {
+    ArTransformer<float> model(mc, 4);
+    ArTrainer<float> trainer(model, data, tc, distributed ? comm : dist::Communicator{});
+    const DeviceToHostCopies copies;
+    for (long s = 0; s < 3; ++s) {
+      const long reads_before = host_reads::count(), copies_before = copies.count();
+      const auto st = trainer.step();
+      INFO("step " << st.step << (distributed ? " on the world's " : " alone, as rank ") << comm.size() << " ranks");
+      REQUIRE(std::isfinite(st.loss));
+      REQUIRE(st.grad_norm > 0);  // the clip's norm came back through the one read
+      CHECK(host_reads::count() - reads_before == 1);
+      if (!host_accessible_v<DefaultSpace> && !distributed) CHECK(copies.count() - copies_before == 1);
+    }
+  }
+  std::filesystem::remove(path);
 }

@@ -36,6 +36,12 @@ TEST_CASE("embedding: rank-3 indices and float values against a host loop", "[op
   for (auto id : ids)
     for (index_t d = 0; d < D; ++d) want.push_back(wh[id * D + d]);
   require_close(y.to_host(), want, 0.0);
+  // the unchecked lookup (ids the library computed) gives the same rows without reading the ids back
+  const long reads = host_reads::count();
+  const auto y_unchecked = embedding_forward(w, idx, IdCheck::none);
+  REQUIRE(host_reads::count() == reads);
+  require_close(y_unchecked.to_host(), want, 0.0);
+  REQUIRE(host_reads::count() == reads + 1);  // and to_host is one read
 
   // backward kernel: each row of gweight receives the sum of the gy rows that selected it
   auto gy = random_tensor<float>({2, 3, 4, D}, 2);

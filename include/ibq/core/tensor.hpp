@@ -15,6 +15,7 @@
 
 #include "ibq/core/config.hpp"
 #include "ibq/core/error.hpp"
+#include "ibq/core/host_reads.hpp"
 #include "ibq/core/shape.hpp"
 
 namespace ibq {
@@ -85,7 +86,9 @@ class Tensor {
     Kokkos::deep_copy(t.view_, view_);
     return t;
   }
+  // The two reads back to the host; on a GPU each waits for the device (see host_reads.hpp).
   std::vector<T> to_host() const {
+    host_reads::note();
     std::vector<T> out(size());
     Kokkos::View<T*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> dst(out.data(), out.size());
     Kokkos::deep_copy(dst, view_);
@@ -93,6 +96,7 @@ class Tensor {
   }
   T item() const {
     IBQ_CHECK(size() == 1, "item: tensor of shape " << shape_ << " is not a single value");
+    host_reads::note();
     T v;
     Kokkos::View<T, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> dst(&v);
     Kokkos::deep_copy(dst, Kokkos::subview(view_, 0));

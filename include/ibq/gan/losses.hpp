@@ -1,7 +1,7 @@
 // ibq/gan/losses.hpp — the adversarial terms of the reference (ibq-spec.md section 3).
 //
 //   auto l_d = hinge_d_loss(disc(x), disc(stop_gradient(x_hat)));        // or vanilla_d_loss
-//   l_d = l_d + 0.05 * lecam_loss(real_logits, fake_logits, anchors);    // anchors.update(...) first
+//   l_d = l_d + 0.05 * lecam_loss(real_logits, fake_logits, anchors);    // anchors.update(means) first
 //   auto l_g = generator_loss(disc(x_hat));                              // non-saturating, per-image mean
 //   double w = adaptive_generator_weight(g_nll, g_gan, 0.4);             // optional (the reference: off)
 //
@@ -24,6 +24,44 @@
 #include "ibq/ops/unary.hpp"
 
 namespace ibq {
+
+namespace detail {
+// y <- decay y + (1 - decay) x, elementwise on the device (y in double).
+template <class T, class Space>
+void ema_update(const Tensor<double, Space>& y, const Tensor<T, Space>& x, double decay) {
+  auto yv = y.view();
+  auto xv = x.view();
+  Kokkos::parallel_for("ibq::gan::ema_update", range<Space>(y.size()),
+                       KOKKOS_LAMBDA(index_t i) { yv(i) = decay * yv(i) + (1 - decay) * double(xv(i)); });
+}
+template <class T, class U, class Space>
+Tensor<T, Space> cast_to(const Tensor<U, Space>& x) {
+  auto y = Tensor<T, Space>::empty(x.shape());
+  auto xv = x.view();
+  auto yv = y.view();
+  Kokkos::parallel_for("ibq::gan::cast", range<Space>(x.size()), KOKKOS_LAMBDA(index_t i) { yv(i) = T(xv(i)); });
+  return y;
+}
+// w[0] <- clamp(|a| / (|b| + 1e-4), 0, 1e4) * scale, the norms accumulated in double on the device.
+template <class T, class Space>
+void clamped_norm_ratio(const Tensor<T, Space>& a, const Tensor<T, Space>& b, double scale, const Tensor<T, Space>& w) {
+  // reductions straight into device scalars (deterministic, unlike atomics, and no host round trip)
+  Kokkos::View<double, Space> na("ibq::gan::norm_a"), nb("ibq::gan::norm_b");
+  auto av = a.view();
+  auto bv = b.view();
+  Kokkos::parallel_reduce("ibq::gan::norm_a", range<Space>(a.size()),
+                          KOKKOS_LAMBDA(index_t i, double& acc) { acc += double(av(i)) * double(av(i)); },
+                          Kokkos::Sum<double, Space>(na));
+  Kokkos::parallel_reduce("ibq::gan::norm_b", range<Space>(b.size()),
+                          KOKKOS_LAMBDA(index_t i, double& acc) { acc += double(bv(i)) * double(bv(i)); },
+                          Kokkos::Sum<double, Space>(nb));
+  auto wv = w.view();
+  Kokkos::parallel_for("ibq::gan::norm_ratio", range<Space>(1), KOKKOS_LAMBDA(index_t) {
+    const double r = Kokkos::Experimental::sqrt(na()) / (Kokkos::Experimental::sqrt(nb()) + 1e-4);
+    wv(0) = T((r < 0 ? 0 : (r > 1e4 ? 1e4 : r)) * scale);
+  });
+}
+}  // namespace detail
 
 enum class DiscLoss { hinge, vanilla };
 
@@ -56,33 +94,54 @@ Var<T, Space> generator_loss(const Var<T, Space>& fake) {
   return mean(softplus(-mean(reshape(fake, {n, fake.size() / n}), 1)));
 }
 
-// The LeCam anchors: EMAs of the mean real and fake logits, plain numbers as in the reference (per process,
-// never averaged across ranks, saved with checkpoints so a resumed run continues them).
+// The LeCam anchors: EMAs of the mean real and fake logits, in double as the reference's Python floats (per
+// process as in the reference, saved with checkpoints so a resumed run continues them). They live on the
+// device, (real, fake) in one [2] tensor, so that a training step moves them without a read to the host.
+template <class Space = DefaultSpace>
 struct LecamAnchors {
-  double real = 0, fake = 0;
+  Tensor<double, Space> ema{Shape{2}, "ibq::lecam_anchors"};  // from 0, as the reference
   double decay = 0.999;
-  void update(double mean_real, double mean_fake) {
-    real = decay * real + (1 - decay) * mean_real;
-    fake = decay * fake + (1 - decay) * mean_fake;
+  // ema <- decay ema + (1 - decay) means, means = [mean real logit, mean fake logit] on the device.
+  template <class T>
+  void update(const Tensor<T, Space>& means) const {
+    IBQ_CHECK(means.size() == 2, "LecamAnchors::update: means " << means.shape() << " must hold (real, fake)");
+    detail::ema_update(ema, means, decay);
   }
+  void set(double real, double fake) const { ema.copy_from_(Tensor<double, Space>::from_host({2}, {real, fake})); }
+  // Host copies, for checkpoints and tests (each one a read from the device).
+  double real() const { return ema.to_host()[0]; }
+  double fake() const { return ema.to_host()[1]; }
 };
 
-// R = mean relu(real - anchors.fake)^2 + mean relu(anchors.real - fake)^2 (anchors already updated).
+// R = mean relu(real - anchors.fake)^2 + mean relu(anchors.real - fake)^2 (anchors already updated). The
+// anchors enter the tape as constants in the logits' type (the reference's float - tensor), broadcast.
 template <class T, class Space>
-Var<T, Space> lecam_loss(const Var<T, Space>& real, const Var<T, Space>& fake, const LecamAnchors& anchors) {
-  return mean(square(relu(real - anchors.fake))) + mean(square(relu(anchors.real - fake)));
+Var<T, Space> lecam_loss(const Var<T, Space>& real, const Var<T, Space>& fake, const LecamAnchors<Space>& anchors) {
+  auto& tape = real.tape();
+  const Tensor<T, Space> a = detail::cast_to<T>(anchors.ema);
+  const auto anchor = [&](index_t i, const Var<T, Space>& like) {
+    Shape ones = like.shape();
+    for (int d = 0; d < ones.rank; ++d) ones.dims[d] = 1;
+    return tape.leaf(slice_forward(a, 0, i, i + 1).reshape(ones));
+  };
+  return mean(square(relu(real - anchor(1, real)))) + mean(square(relu(anchor(0, fake) - fake)));
 }
 
-// The adaptive generator weight from the two gradients of the decoder's last layer (flattened tensors).
+// The adaptive generator weight from the two gradients of the decoder's last layer (flattened tensors),
+// computed where they live: a [1] tensor, never read back in a training step.
 template <class T, class Space>
-double adaptive_generator_weight(const Tensor<T, Space>& grad_nll, const Tensor<T, Space>& grad_gan,
-                                 double disc_weight) {
+Tensor<T, Space> adaptive_generator_weight_device(const Tensor<T, Space>& grad_nll, const Tensor<T, Space>& grad_gan,
+                                                  double disc_weight) {
   IBQ_CHECK(grad_nll.size() == grad_gan.size(),
             "adaptive_generator_weight: gradients of different sizes " << grad_nll.shape() << " and " << grad_gan.shape());
-  const auto a = grad_nll.to_host(), b = grad_gan.to_host();
-  double na = 0, nb = 0;
-  for (std::size_t i = 0; i < a.size(); ++i) na += double(a[i]) * double(a[i]), nb += double(b[i]) * double(b[i]);
-  return std::clamp(std::sqrt(na) / (std::sqrt(nb) + 1e-4), 0.0, 1e4) * disc_weight;
+  Tensor<T, Space> w = Tensor<T, Space>::empty(Shape{1}, "ibq::adaptive_weight");
+  detail::clamped_norm_ratio(grad_nll, grad_gan, disc_weight, w);
+  return w;
+}
+// The same as a host number (one read), for tests and tools.
+template <class T, class Space>
+double adaptive_generator_weight(const Tensor<T, Space>& grad_nll, const Tensor<T, Space>& grad_gan, double disc_weight) {
+  return double(adaptive_generator_weight_device(grad_nll, grad_gan, disc_weight).item());
 }
 
 }  // namespace ibq

@@ -217,7 +217,9 @@ class ArTransformer {
   // Teacher-forced logits [B, 1 + n, V] for tokens [B, n] (n <= grid^2 - 1 in training, any n <= grid^2
   // here) and labels [B] in [0, num_classes] (num_classes: the null class). In training the labels are
   // dropped to the null class with probability class_dropout, and the dropouts are on; rng draws them all.
-  VarT forward(Tape<T, Space>& tape, const Labels& tokens, const Labels& labels, bool training, const Rng& rng) const {
+  // ids: IdCheck::none for tokens and labels already checked on the host (the trainer checks its dataset).
+  VarT forward(Tape<T, Space>& tape, const Labels& tokens, const Labels& labels, bool training, const Rng& rng,
+               IdCheck ids = IdCheck::host) const {
     IBQ_CHECK(tokens.rank() == 2 && labels.rank() == 1 && labels.dim(0) == tokens.dim(0),
               "ArTransformer: expects tokens [B, n] and labels [B], got " << tokens.shape() << " and "
                                                                           << labels.shape());
@@ -228,9 +230,9 @@ class ArTransformer {
     const auto used = training ? detail::ar_drop_labels(labels, rng.split(1), cfg_.class_dropout,
                                                        std::int32_t(cfg_.num_classes))
                                 : labels;
-    auto c = embedding(store_.param(tape, class_emb_), reshape_labels(used));  // [B, 1, C]
+    auto c = embedding(store_.param(tape, class_emb_), reshape_labels(used), ids);  // [B, 1, C]
     auto h = c;
-    if (n > 0) h = concat({c, embedding(store_.param(tape, tok_emb_), tokens)}, 1);
+    if (n > 0) h = concat({c, embedding(store_.param(tape, tok_emb_), tokens, ids)}, 1);
     h = dropout(h, cfg_.token_dropout, rng.split(2), training);
     (void)B;
     return run(tape, h, c, 0, nullptr, training, rng);
@@ -238,12 +240,13 @@ class ArTransformer {
 
   // Mean cross-entropy of the logits at positions 0..n-1 against tokens [B, n] (the last token is only a
   // target): the reference's training loss.
-  VarT loss(Tape<T, Space>& tape, const Labels& tokens, const Labels& labels, bool training, const Rng& rng) const {
+  VarT loss(Tape<T, Space>& tape, const Labels& tokens, const Labels& labels, bool training, const Rng& rng,
+            IdCheck ids = IdCheck::host) const {
     const index_t B = tokens.dim(0), n = tokens.dim(1);
     IBQ_CHECK(n >= 1, "ArTransformer::loss: needs at least one target token, got " << tokens.shape());
     auto inputs = detail::ar_first_tokens(tokens, n - 1);
-    auto logits = forward(tape, inputs, labels, training, rng);  // [B, n, V]
-    return cross_entropy(reshape(logits, {B * n, cfg_.vocab_size}), reshape_tokens(tokens, B * n));
+    auto logits = forward(tape, inputs, labels, training, rng, ids);  // [B, n, V]
+    return cross_entropy(reshape(logits, {B * n, cfg_.vocab_size}), reshape_tokens(tokens, B * n), -100, ids);
   }
 
   // One block alone (no dropout) on h [B, T, C] at positions start.., conditioned on c [B, 1, C]: the unit

@@ -4,9 +4,10 @@
 //   auto h = embedding(wte, tokens);                         // wte [V, D] -> h [B, T, D]
 //
 // Indices are a plain Tensor (no gradient). They are checked on the host before the lookup, because an
-// out-of-range id would read or (in backward) write outside the table. The backward pass scatter-adds
-// gy rows into the rows of dweight they came from; repeated ids make this a reduction with an unknown
-// fan-in, so it uses atomics rather than a sort.
+// out-of-range id would read or (in backward) write outside the table; ids the library computed itself
+// (an argmax over the table's rows) may skip the check with IdCheck::none, which saves a device-to-host
+// copy in every training step. The backward pass scatter-adds gy rows into the rows of dweight they came
+// from; repeated ids make this a reduction with an unknown fan-in, summed after a sort (deterministic).
 #pragma once
 
 #include <Kokkos_Sort.hpp>
@@ -14,6 +15,7 @@
 #include <cstdint>
 
 #include "ibq/autodiff/tape.hpp"
+#include "ibq/ops/id_check.hpp"
 
 namespace ibq {
 
@@ -32,12 +34,13 @@ void check_embedding_indices(const Tensor<std::int32_t, Space>& indices, index_t
 // ---- kernels ------------------------------------------------------------------------------------------
 // y[..., d] = weight[indices[...], d]
 template <class T, class Space>
-Tensor<T, Space> embedding_forward(const Tensor<T, Space>& weight, const Tensor<std::int32_t, Space>& indices) {
+Tensor<T, Space> embedding_forward(const Tensor<T, Space>& weight, const Tensor<std::int32_t, Space>& indices,
+                                   IdCheck check = IdCheck::host) {
   IBQ_CHECK(weight.rank() == 2, "embedding: weight has shape " << weight.shape() << "; it must be a table [V, D]");
   IBQ_CHECK(indices.rank() < Shape::max_rank, "embedding: indices " << indices.shape() << " have rank "
                                                                      << indices.rank() << "; the output adds one axis "
                                                                      << "and the maximum rank is " << Shape::max_rank);
-  detail::check_embedding_indices(indices, weight.dim(0));
+  if (check == IdCheck::host) detail::check_embedding_indices(indices, weight.dim(0));
   Shape out = indices.shape();
   out.dims[out.rank++] = weight.dim(1);
   auto y = Tensor<T, Space>::empty(out);
@@ -85,9 +88,10 @@ void embedding_backward(const Tensor<std::int32_t, Space>& indices, const Tensor
 
 // ---- differentiable wrapper -----------------------------------------------------------------------------
 template <class T, class Space>
-Var<T, Space> embedding(const Var<T, Space>& weight, const Tensor<std::int32_t, Space>& indices) {
+Var<T, Space> embedding(const Var<T, Space>& weight, const Tensor<std::int32_t, Space>& indices,
+                        IdCheck check = IdCheck::host) {
   auto& tape = weight.tape();
-  auto y = embedding_forward(weight.value(), indices);
+  auto y = embedding_forward(weight.value(), indices, check);
   return tape.record("embedding", y, {weight},
                      [iw = weight.id(), si = SavedTensor<std::int32_t, Space>(indices)](Tape<T, Space>& t,
                                                                                         const Tensor<T, Space>& gy) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "ibq/autodiff/tape.hpp"
+#include "ibq/ops/id_check.hpp"
 #include "ibq/ops/reduce.hpp"
 
 namespace ibq {
@@ -148,10 +149,11 @@ Tensor<T, Space> logsumexp_rows(const Tensor<T, Space>& x, int a, const char* op
   return lse;
 }
 
-// Checks the labels on the host (one small copy) and returns how many rows are not ignored.
+// Checks the labels on the host (one small copy) and returns how many rows are not ignored. With
+// IdCheck::none only the shapes are checked: every label is taken to lie in [0, C), none ignored.
 template <class Space>
 index_t check_class_labels(const Shape& logits, const Tensor<std::int32_t, Space>& labels, int ignore_index,
-                           const char* op) {
+                           const char* op, IdCheck check = IdCheck::host) {
   IBQ_CHECK(logits.rank >= 2, op << ": logits must be [N, C] or [N, C, d1, ...], got " << logits
                                  << "; the class axis is axis 1");
   const Shape want = reduced_shape(logits, 1, false);
@@ -160,6 +162,7 @@ index_t check_class_labels(const Shape& logits, const Tensor<std::int32_t, Space
                << " (the logits without the class axis 1)");
   const index_t c = logits.dims[1];
   IBQ_CHECK(c > 0, op << ": logits " << logits << " have no classes (axis 1 is empty)");
+  if (check == IdCheck::none) return labels.size();
   const std::vector<std::int32_t> host = labels.to_host();
   index_t valid = 0;
   for (std::size_t p = 0; p < host.size(); ++p) {
@@ -209,8 +212,9 @@ void log_softmax_backward(const Tensor<T, Space>& y, const Tensor<T, Space>& gy,
 // Every row ignored gives NaN (0 / 0), as PyTorch does.
 template <class T, class Space>
 CrossEntropyResult<T, Space> cross_entropy_forward(const Tensor<T, Space>& logits,
-                                                   const Tensor<std::int32_t, Space>& labels, int ignore_index = -100) {
-  const index_t valid = detail::check_class_labels(logits.shape(), labels, ignore_index, "cross_entropy");
+                                                   const Tensor<std::int32_t, Space>& labels, int ignore_index = -100,
+                                                   IdCheck check = IdCheck::host) {
+  const index_t valid = detail::check_class_labels(logits.shape(), labels, ignore_index, "cross_entropy", check);
   const AxisSplit sp = detail::split_axis(logits.shape(), 1);
   CrossEntropyResult<T, Space> r{Tensor<T, Space>::empty(Shape{1}),
                                  detail::logsumexp_rows(logits, 1, "cross_entropy", "ibq::ops::cross_entropy_fwd"),
@@ -277,12 +281,13 @@ Var<T, Space> log_softmax(const Var<T, Space>& x, int axis) {
 }
 
 // logits [N, C] (or [N, C, d1, ...] with labels [N, d1, ...]); labels int32 in [0, C) or ignore_index.
-// Out-of-range labels throw before any kernel runs. Labels are not differentiable.
+// Out-of-range labels throw before any kernel runs. Labels are not differentiable. IdCheck::none: labels
+// known to lie in [0, C), none equal to ignore_index (no read to the host).
 template <class T, class Space>
 Var<T, Space> cross_entropy(const Var<T, Space>& logits, const Tensor<std::int32_t, Space>& labels,
-                            int ignore_index = -100) {
+                            int ignore_index = -100, IdCheck check = IdCheck::host) {
   auto& tape = logits.tape();
-  auto r = cross_entropy_forward(logits.value(), labels, ignore_index);
+  auto r = cross_entropy_forward(logits.value(), labels, ignore_index, check);
   return tape.record("cross_entropy", r.loss, {logits},
                      [ix = logits.id(), sx = tape.save(logits.value()), sl = SavedTensor<std::int32_t, Space>(labels),
                       lse = r.lse, valid = r.valid, ignore_index](Tape<T, Space>& t, const Tensor<T, Space>& gy) {

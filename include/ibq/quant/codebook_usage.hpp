@@ -32,6 +32,7 @@ index_t codebook_histogram(const Tensor<std::int32_t, Space>& indices, const Kok
   auto iv = indices.view();
   auto cv = counts;
   index_t bad = 0;
+  host_reads::note();  // reduced into a host scalar
   Kokkos::parallel_reduce(
       "ibq::quant::codebook_hist", range<Space>(indices.size()),
       KOKKOS_LAMBDA(index_t i, index_t & b) {
@@ -52,6 +53,7 @@ index_t codebook_merge(const Kokkos::View<usage_count_t*, Space>& batch, const K
   auto bv = batch;
   auto tv = total;
   index_t distinct = 0;
+  host_reads::note();  // reduced into a host scalar
   Kokkos::parallel_reduce(
       "ibq::quant::codebook_merge", range<Space>(index_t(batch.extent(0))),
       KOKKOS_LAMBDA(index_t k, index_t & d) {
@@ -69,12 +71,14 @@ void codebook_stats(const Kokkos::View<usage_count_t*, Space>& counts, index_t n
   const double inv_n = n > 0 ? 1.0 / double(n) : 0.0;
   distinct = 0;
   entropy = 0;
+  host_reads::note();  // reduced into a host scalar
   Kokkos::parallel_reduce(
       "ibq::quant::codebook_stats", range<Space>(index_t(counts.extent(0))),
       KOKKOS_LAMBDA(index_t k, index_t & d) {
         if (cv(k) > 0) ++d;
       },
       distinct);
+  host_reads::note();  // reduced into a host scalar
   Kokkos::parallel_reduce(
       "ibq::quant::codebook_entropy", range<Space>(index_t(counts.extent(0))),
       KOKKOS_LAMBDA(index_t k, double& h) {

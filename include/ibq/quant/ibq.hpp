@@ -124,7 +124,8 @@ IbqOutput<T, Space> ibq_quantize(const Var<T, Space>& z, const Var<T, Space>& co
     }
   }
   out.z_q = permute(reshape(zq_rows, {B, H, W, D}), {0, 3, 1, 2});
-  auto zq2 = embedding(codebook, out.indices);  // [N, D] = hard E, no soft path
+  // [N, D] = hard E, no soft path; the ids are an argmax over the K codes, in range by construction
+  auto zq2 = embedding(codebook, out.indices, IdCheck::none);
 
   // Every mean is over all B*D*H*W elements, so terms 2 and 3 can compare in the [N, D] layout.
   auto loss = mse_loss(out.z_q, z);

@@ -148,14 +148,15 @@ Tensor<std::int32_t, Space> vq_nearest_indices(const Tensor<T, Space>& z_flat, c
 
 // ---- differentiable quantizer ----------------------------------------------------------------------------
 // E[ind] as [B, D, H, W] from flat b-h-w raster indices (get_codebook_entry): a gather, differentiable in E.
+// check: IdCheck::none for the quantizer's own argmin ids (in range by construction: no read to the host).
 template <class T, class Space>
 Var<T, Space> vq_codebook_entry(const Var<T, Space>& codebook, const Tensor<std::int32_t, Space>& indices, index_t B,
-                                index_t H, index_t W) {
+                                index_t H, index_t W, IdCheck check = IdCheck::host) {
   IBQ_CHECK(indices.rank() == 1 && indices.size() == B * H * W,
             "codebook_entry: indices " << indices.shape() << " vs shape (B, H, W) = [" << B << ", " << H << ", " << W
                                        << "]; pass the flat (B*H*W,) indices the quantizer returned");
   const index_t D = codebook.shape()[1];
-  return permute(reshape(embedding(codebook, indices), Shape{B, H, W, D}), {0, 3, 1, 2});
+  return permute(reshape(embedding(codebook, indices, check), Shape{B, H, W, D}), {0, 3, 1, 2});
 }
 
 // VectorQuantizer2.forward with the codebook passed in as a Var (the module below supplies its parameter).
@@ -172,7 +173,7 @@ VqOutput<T, Space> vector_quantize(const Var<T, Space>& z, const Var<T, Space>& 
   const auto z_flat =
       permute_forward(z.value(), Permutation(zs, {0, 2, 3, 1}, "VqQuantizer")).reshape(Shape{B * H * W, D});
   auto indices = vq_nearest_indices(z_flat, codebook.value(), cfg.l2_normalize);
-  const auto zq = vq_codebook_entry(codebook, indices, B, H, W);
+  const auto zq = vq_codebook_entry(codebook, indices, B, H, W, IdCheck::none);  // argmin ids
   const auto sg_zq = stop_gradient(zq);
   const auto sg_z = stop_gradient(z);
   const double w_commit = cfg.legacy ? 1.0 : cfg.beta, w_codebook = cfg.legacy ? cfg.beta : 1.0;

@@ -30,6 +30,7 @@
 #include "ibq/optim/clip.hpp"
 #include "ibq/optim/schedule.hpp"
 #include "ibq/train/flat_math.hpp"
+#include "ibq/train/step_stats_buffer.hpp"
 
 namespace ibq {
 
@@ -77,7 +78,8 @@ class ArTrainer {
         adam_(model.store(), AdamConfig{cfg.lr, cfg.beta1, cfg.beta2, 1e-8, cfg.weight_decay, true}) {
     if (!cfg.decay_all) adam_.decay_matrices_only();
     per_ = data.tokens_per_image();
-    data.read(0, data.count(), tokens_, labels_);
+    data.read(0, data.count(), tokens_, labels_);  // checks every token against the codebook
+    check_labels(model.config());
     steps_per_epoch_ = sampler_.steps_per_epoch();
     total_ = cfg.steps > 0 ? cfg.steps : long(std::ceil(cfg.epochs * double(steps_per_epoch_)));
     warmup_ = long(std::llround(cfg.warmup_epochs * double(steps_per_epoch_)));
@@ -121,23 +123,27 @@ class ArTrainer {
     }
     const Rng rng = Rng{cfg_.seed, 0xa5000}.split(std::uint64_t(s)).split(std::uint64_t(comm_.rank()));
     Tape<T, Space> tape;
+    // The ids were checked on the host when the dataset was read: the step reads nothing back for them.
     auto loss = model_.loss(tape, Tensor<std::int32_t, Space>::from_host(Shape{part.n, per_}, tok),
-                            Tensor<std::int32_t, Space>::from_host(Shape{part.n}, lab), true, rng);
+                            Tensor<std::int32_t, Space>::from_host(Shape{part.n}, lab), true, rng, IdCheck::none);
+    stats_.clear();
+    stats_.keep(0, loss.value());
     const double w = part.weight();
-    double local = double(loss.value().item()) * w;
     tape.backward(loss);
     tape.clear();
     if (comm_.distributed()) {
       detail::scale(model_.store().flat_grads(), T(w));
-      timed([&] {
-        comm_.allreduce_sum(model_.store().flat_grads());
-        comm_.allreduce_sum(&local, 1);
-      });
+      timed([&] { comm_.allreduce_sum(model_.store().flat_grads()); });
     }
+    if (cfg_.clip > 0) stats_.keep(1, clip_grad_norm_device(model_.store(), cfg_.clip));
+    // The step's one read to the host, before the update: a diverged step stops before it writes NaN.
+    const std::vector<double> h = stats_.read();
+    double local = h[0] * w;
+    if (comm_.distributed()) timed([&] { comm_.allreduce_sum(&local, 1); });
     st.loss = local;
+    st.grad_norm = h[1];
     IBQ_CHECK(std::isfinite(st.loss), "AR training diverged at step " << s + 1 << ": the loss is " << st.loss
                                                                       << "; lower train.lr or raise train.warmup_epochs");
-    st.grad_norm = cfg_.clip > 0 ? clip_grad_norm(model_.store(), cfg_.clip) : 0.0;
     adam_.step();
     model_.store().zero_grad();
     st.step = ++step_;
@@ -172,6 +178,14 @@ class ArTrainer {
     comm_s_ += seconds_since(t);
   }
 
+  // Labels index the class table (num_classes rows and the null class): checked once here, on the host.
+  void check_labels(const ArConfig& mc) const {
+    for (std::size_t i = 0; i < labels_.size(); ++i)
+      IBQ_CHECK(labels_[i] >= 0 && labels_[i] <= mc.num_classes,
+                "the token dataset's label " << labels_[i] << " (image " << i << ") is outside [0, " << mc.num_classes
+                                             << "]; set model.num_classes to the dataset's number of classes");
+  }
+
   static index_t checked_count(const TokenDataset& data, const ArConfig& mc, const ArTrainConfig& cfg) {
     cfg.validate();
     const auto& info = data.info();
@@ -189,6 +203,7 @@ class ArTrainer {
   dist::ShardedSampler sampler_;
   Adam<T, Space> adam_;
   std::vector<std::int32_t> tokens_, labels_;
+  StepStatsBuffer<Space> stats_{2};  // the loss and the gradient norm, read once a step
   index_t per_ = 0;
   long steps_per_epoch_ = 1, total_ = 0, warmup_ = 0, step_ = 0, order_epoch_ = -1;
   std::vector<index_t> order_;

@@ -49,6 +49,7 @@
 #include "ibq/optim/ema.hpp"
 #include "ibq/optim/schedule.hpp"
 #include "ibq/train/flat_math.hpp"
+#include "ibq/train/step_stats_buffer.hpp"
 
 namespace ibq {
 
@@ -187,6 +188,7 @@ class TokenizerTrainer {
       order_epoch_ = part.epoch;
     }
     TokenizerStepStats st;
+    stats_.clear();
     st.images = part.global_n;
     st.lr = lr_at(s);
     adam_.set_lr(st.lr);
@@ -198,7 +200,7 @@ class TokenizerTrainer {
     auto out = model_.forward(x, comm_.rank() == 0 ? step_rng : step_rng.split(0x7a000 + std::uint64_t(comm_.rank())),
                               /*training=*/true, sync_entropy_hook());
     st.gan = disc_ && s >= cfg_.gan.disc_start;
-    if (st.gan) disc_step(x.value(), out.x_hat.value(), s, st);
+    if (st.gan) disc_step(x.value(), out.x_hat.value(), s);
 
     // dnll / dx_hat, and with the GAN dL_G / dx_hat, on side tapes at x_hat.
     Tensor<T, Space> g_x_hat = reconstruction_grad(x.value(), out.x_hat.value(), s, st);
@@ -206,26 +208,36 @@ class TokenizerTrainer {
       Tape<T, Space> adv;
       auto xh = adv.leaf(out.x_hat.value(), /*requires_grad=*/true);
       auto l_g = generator_loss(disc_->forward(xh, /*training=*/true));
-      st.g_loss = scalar(l_g);
+      keep(Stat::g_loss, l_g);
       adv.backward(l_g);
       const auto g_gan = xh.grad();
       disc_->store().zero_grad();  // L_G trains the generator only
-      st.gen_weight = cfg_.gan.disc_factor *
-                      (cfg_.gan.adaptive_weight
-                           ? adaptive_generator_weight(global_mean(last_layer_grad(out, g_x_hat)),
-                                                       global_mean(last_layer_grad(out, g_gan)), cfg_.gan.disc_weight)
-                           : cfg_.gan.gen_loss_weight);
-      detail::axpy(T(st.gen_weight), g_gan, g_x_hat);
+      const T factor = T(cfg_.gan.disc_factor);
+      if (cfg_.gan.adaptive_weight) {  // computed and applied on the device
+        const auto w = adaptive_generator_weight_device(global_mean(last_layer_grad(out, g_x_hat)),
+                                                        global_mean(last_layer_grad(out, g_gan)), cfg_.gan.disc_weight);
+        stats_.keep(Stat::gen_weight, w);
+        detail::axpy(factor, w, g_gan, g_x_hat);
+      } else {
+        detail::axpy(T(factor * cfg_.gan.gen_loss_weight), g_gan, g_x_hat);
+      }
     }
 
     Var<T, Space> main = cfg_.quant_loss_weight * out.quant_loss;
-    st.quant_loss = scalar(out.quant_loss);
+    keep(Stat::quant_loss, out.quant_loss);
     if (out.entropy_loss.defined()) {
-      st.sample_entropy = scalar(out.sample_entropy);
-      st.batch_entropy = scalar(out.batch_entropy);
-      st.entropy_loss = scalar(out.entropy_loss);
+      keep(Stat::sample_entropy, out.sample_entropy);
+      keep(Stat::batch_entropy, out.batch_entropy);
+      keep(Stat::entropy_loss, out.entropy_loss);
       if (cfg_.entropy_loss_weight != 0) main = main + cfg_.entropy_loss_weight * out.entropy_loss;
     }
+    main = main + sum(out.x_hat * tape.leaf(g_x_hat));  // d/dx_hat = g_x_hat
+    st.indices = gather_indices(out.indices, part.placeholder);
+    tape.backward(main);
+    tape.clear();
+    // The step's one read to the host, with the backward pass queued and before the update, so that a
+    // diverged step stops before it writes NaN into the weights.
+    read_stats(st);
     average_stats(st);
     st.loss = st.nll() + st.gen_weight * st.g_loss + cfg_.quant_loss_weight * st.quant_loss +
               (out.entropy_loss.defined() ? cfg_.entropy_loss_weight * st.entropy_loss : 0.0);
@@ -233,10 +245,6 @@ class TokenizerTrainer {
     IBQ_CHECK(std::isfinite(st.loss), "tokenizer training diverged at step " << s + 1 << ": the loss is " << st.loss
                                                                            << "; lower train.lr (the reference "
                                                                               "suggests 5e-5 for small batches)");
-    main = main + sum(out.x_hat * tape.leaf(g_x_hat));  // d/dx_hat = g_x_hat
-    st.indices = gather_indices(out.indices, part.placeholder);
-    tape.backward(main);
-    tape.clear();
     reduce_grads(model_.store());
     adam_.step();
     model_.store().zero_grad();
@@ -259,8 +267,8 @@ class TokenizerTrainer {
     if (disc_)
       disc_groups = [&](h5::File& f) {
         write_store_groups(f, "disc/", disc_->store(), disc_adam_.get(), &std::as_const(*disc_ema_).shadow());
-        f.set_attr("disc", "lecam_real", lecam_.real);
-        f.set_attr("disc", "lecam_fake", lecam_.fake);
+        f.set_attr("disc", "lecam_real", lecam_.real());
+        f.set_attr("disc", "lecam_fake", lecam_.fake());
       };
     save_checkpoint(path, meta, model_.store(), &adam_, metrics_, &std::as_const(ema_).shadow(), disc_groups);
   }
@@ -276,8 +284,7 @@ class TokenizerTrainer {
       IBQ_CHECK(f.exists("disc"), "'" << path << "' has no discriminator (disc/): it was trained without the GAN; "
                                       "resume it with loss.gen_loss_weight = 0, or start a new run");
       read_store_groups(f, path, "disc/", disc_->store(), disc_adam_.get(), &disc_ema_->shadow());
-      lecam_.real = f.attr<double>("disc", "lecam_real");
-      lecam_.fake = f.attr<double>("disc", "lecam_fake");
+      lecam_.set(f.attr<double>("disc", "lecam_real"), f.attr<double>("disc", "lecam_fake"));
     } else {
       IBQ_CHECK(!f.exists("disc"), "'" << path << "' holds a discriminator (disc/): it was trained with the GAN; "
                                        "resume it with its loss.gen_loss_weight, or start a new run");
@@ -295,10 +302,25 @@ class TokenizerTrainer {
   const std::map<std::string, std::vector<double>>& metrics() const { return metrics_; }
 
  private:
-  static double scalar(const Var<T, Space>& v) { return double(v.value().item()); }
+  // The logged numbers of a step, in their slots of stats_ (read to the host once, in read_stats).
+  struct Stat {
+    enum : int { l1, l2, perceptual, quant_loss, sample_entropy, batch_entropy, entropy_loss, d_loss, lecam, g_loss,
+                 logits_real, logits_fake, gen_weight, count };
+  };
+  void keep(int slot, const Var<T, Space>& v) const { stats_.keep(slot, v.value()); }
+  void read_stats(TokenizerStepStats& st) const {
+    const std::vector<double> h = stats_.read();
+    st.l1 = h[Stat::l1], st.l2 = h[Stat::l2], st.perceptual = h[Stat::perceptual];
+    st.quant_loss = h[Stat::quant_loss], st.sample_entropy = h[Stat::sample_entropy];
+    st.batch_entropy = h[Stat::batch_entropy], st.entropy_loss = h[Stat::entropy_loss];
+    if (!st.gan) return;
+    st.d_loss = h[Stat::d_loss], st.lecam = h[Stat::lecam], st.g_loss = h[Stat::g_loss];
+    st.logits_real = h[Stat::logits_real], st.logits_fake = h[Stat::logits_fake];
+    st.gen_weight = cfg_.gan.disc_factor * (cfg_.gan.adaptive_weight ? h[Stat::gen_weight] : cfg_.gan.gen_loss_weight);
+  }
 
   // The discriminator step on (x, sg x_hat): its own tape, Adam and zeroed gradients afterwards.
-  void disc_step(const Tensor<T, Space>& x, const Tensor<T, Space>& x_hat, long s, TokenizerStepStats& st) {
+  void disc_step(const Tensor<T, Space>& x, const Tensor<T, Space>& x_hat, long s) {
     Tape<T, Space> td;
     auto real_in = td.leaf(x), fake_in = td.leaf(x_hat);
     Var<T, Space> real, fake;
@@ -311,18 +333,17 @@ class TokenizerTrainer {
       real = disc_->forward(real_in, /*training=*/true);
       fake = disc_->forward(fake_in, /*training=*/true);
     }
-    // Global mean logits: they move the LeCam anchors, which must stay the same on every rank.
-    double logits[2] = {weight_ * double(mean_forward(real.value()).item()),
-                        weight_ * double(mean_forward(fake.value()).item())};
-    timed([&] { comm_.allreduce_sum(logits, 2); });
-    st.logits_real = logits[0];
-    st.logits_fake = logits[1];
+    // Global mean logits, kept on the device: they move the LeCam anchors, which must stay the same on every
+    // rank.
+    const auto logits = global_mean(detail::pack2(mean_forward(real.value()), mean_forward(fake.value())));
+    stats_.keep(Stat::logits_real, logits, 0);
+    stats_.keep(Stat::logits_fake, logits, 1);
     auto l_d = disc_loss(cfg_.gan.disc_loss, real, fake);
-    st.d_loss = scalar(l_d);
+    keep(Stat::d_loss, l_d);
     if (cfg_.gan.lecam_weight > 0) {
-      lecam_.update(st.logits_real, st.logits_fake);  // before the regulariser, as the reference
+      lecam_.update(logits);  // before the regulariser, as the reference
       auto r = lecam_loss(real, fake, lecam_);
-      st.lecam = scalar(r);
+      keep(Stat::lecam, r);
       l_d = l_d + cfg_.gan.lecam_weight * r;
     }
     td.backward(cfg_.gan.disc_factor * l_d);
@@ -415,19 +436,19 @@ class TokenizerTrainer {
     st.l1_weight = cfg_.l1_weight, st.l2_weight = cfg_.l2_weight, st.perceptual_weight = cfg_.perceptual_weight;
     if (cfg_.l1_weight > 0) {
       auto l1 = mean(abs(diff));
-      st.l1 = scalar(l1);
+      keep(Stat::l1, l1);
       add(l1, cfg_.l1_weight);
     }
     if (cfg_.l2_weight > 0) {
       auto l2 = mean(square(diff));
-      st.l2 = scalar(l2);
+      keep(Stat::l2, l2);
       add(l2, cfg_.l2_weight);
     }
     if (lpips_) {  // mean LPIPS over the batch; grey images are compared as three equal channels
       auto rgb = [](const Var<T, Space>& v) { return v.shape()[1] == 3 ? v : concat({v, v, v}, 1); };
       auto p = mean(lpips_->forward(rgb(rec.leaf(x)), rgb(xh), Rng{cfg_.seed, 0x1b1b5}.split(std::uint64_t(s)),
                                     /*training=*/true));
-      st.perceptual = scalar(p);
+      keep(Stat::perceptual, p);
       add(p, cfg_.perceptual_weight);
     }
     rec.backward(nll);
@@ -461,7 +482,8 @@ class TokenizerTrainer {
   std::unique_ptr<PatchDiscriminator<T, Space>> disc_;  // with the GAN only
   std::unique_ptr<Adam<T, Space>> disc_adam_;
   std::unique_ptr<Ema<T, Space>> disc_ema_;
-  LecamAnchors lecam_;
+  LecamAnchors<Space> lecam_;
+  StepStatsBuffer<Space> stats_{Stat::count};
 };
 
 }  // namespace ibq
