@@ -46,6 +46,21 @@ ImageSet random_images(index_t n) {
   return s;
 }
 
+// Batch 3 a rank, the GAN (a one-layer discriminator) from step disc_start + 1, the adaptive weight on.
+TokenizerTrainConfig tiny_gan_training(long steps, long disc_start) {
+  TokenizerTrainConfig tc;
+  tc.batch_size = 3;
+  tc.steps = steps;
+  tc.lr = 1e-3;
+  tc.gan.gen_loss_weight = 0.1;
+  tc.gan.disc.in_channels = 1;
+  tc.gan.disc.ndf = 4;
+  tc.gan.disc.n_layers = 1;
+  tc.gan.disc_start = disc_start;
+  tc.gan.adaptive_weight = true;
+  return tc;
+}
+
 // True on every rank iff every rank holds exactly rank 0's bits of t.
 template <class T>
 bool same_bits_everywhere(const dist::Communicator& comm, const Tensor<T>& t) {
@@ -70,16 +85,7 @@ TEST_CASE("ranks hold bitwise-identical parameters, EMA and discriminator state 
   // 3 per rank: with 4 ranks a global batch of 12 and 38 images leave a tail of 2 (1 + 1 and two weight-0
   // placeholders); with 2 ranks (6 per step) a tail of 2 (1 + 1); the run crosses two epoch boundaries.
   const ImageSet images = random_images(38);
-  TokenizerTrainConfig tc;
-  tc.batch_size = 3;
-  tc.steps = 20;
-  tc.lr = 1e-3;
-  tc.gan.gen_loss_weight = 0.1;
-  tc.gan.disc.in_channels = 1;
-  tc.gan.disc.ndf = 4;
-  tc.gan.disc.n_layers = 1;
-  tc.gan.disc_start = 2;
-  tc.gan.adaptive_weight = true;
+  const TokenizerTrainConfig tc = tiny_gan_training(20, /*disc_start=*/2);
   Tokenizer<float> model(tiny_tokenizer(), 11 + std::uint64_t(comm.rank()));  // different on purpose: broadcast
   TokenizerTrainer<float> trainer(model, images, tc, comm);
   REQUIRE(same_bits_everywhere(comm, model.store().flat_values()));
@@ -137,16 +143,7 @@ TEST_CASE("R ranks x batch B follow one process with batch R x B (tails included
 TEST_CASE("a training step reads back from the device once, with the GAN, LeCam and the adaptive weight on") {
   const auto comm = dist::Communicator::world();
   const ImageSet images = random_images(4 * 3 * comm.size());
-  TokenizerTrainConfig tc;
-  tc.batch_size = 3;
-  tc.steps = 10;
-  tc.lr = 1e-3;
-  tc.gan.gen_loss_weight = 0.1;
-  tc.gan.disc.in_channels = 1;
-  tc.gan.disc.ndf = 4;
-  tc.gan.disc.n_layers = 1;
-  tc.gan.disc_start = 1;  // step 1 without the discriminator, then with it
-  tc.gan.adaptive_weight = true;
+  const TokenizerTrainConfig tc = tiny_gan_training(10, /*disc_start=*/1);  // step 1 without the discriminator
   REQUIRE(tc.gan.lecam_weight > 0);
   for (const bool distributed : {false, true}) {
     Tokenizer<float> model(tiny_tokenizer(), 3);
