@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# hpc/setup.sh and hpc/build_cuda.sh on a GPU node without network: what they refuse, and what they say.
+# hpc/setup.sh, hpc/build_cuda.sh and hpc/gpu_check.sh for GPU nodes (without network): what they refuse,
+# and what they say.
 #   tests/setup/offline.sh SOURCE_DIR SCRATCH_DIR
 # Every case runs against a fresh --prefix-root in SCRATCH_DIR, so the project's own build/_deps is only read.
 set -uo pipefail
@@ -33,6 +34,15 @@ expect 1 "cannot unpack" -- bash "$setup" --offline --prefix-root "$scratch/e" -
 
 expect 2 "unknown option '--bogus'" -- bash "$src/hpc/build_cuda.sh" --bogus
 expect 2 "--arch 70" -- bash "$src/hpc/build_cuda.sh" --arch 70
+# the GPU session's script: bad options refused; --dry-run plans every stage (on the sm_90 build without a GPU)
+expect 2 "unknown option '--bogus'" -- bash "$src/hpc/gpu_check.sh" --bogus
+expect 2 "the stages are build, suite" -- bash "$src/hpc/gpu_check.sh" --only bench,foo
+plan=$(bash "$src/hpc/gpu_check.sh" --dry-run --out "$scratch/gpu") || fail "gpu_check.sh --dry-run failed"
+for s in build suite quickstart bench nsys; do
+  grep -q "^\[$s\] " <<<"$plan" || fail "gpu_check.sh --dry-run does not plan the $s stage"
+done
+grep -q "ibq_quantizer --k 16384,262144" <<<"$plan" || fail "gpu_check.sh does not bench K = 16384 and 262144"
+[ ! -e "$scratch/gpu" ] || fail "gpu_check.sh --dry-run wrote $scratch/gpu"
 
 # --pack carries the unpatched tree that setup.sh extracted (the patches are applied where it is built)
 if [ -f "$src/build/_deps/src/kokkos/CMakeLists.txt" ]; then
