@@ -22,6 +22,7 @@
 #include "ibq/ops/reduce.hpp"
 #include "ibq/ops/shape_ops.hpp"
 #include "ibq/ops/unary.hpp"
+#include "ibq/optim/clip.hpp"
 
 namespace ibq {
 
@@ -42,22 +43,14 @@ Tensor<T, Space> cast_to(const Tensor<U, Space>& x) {
   Kokkos::parallel_for("ibq::gan::cast", range<Space>(x.size()), KOKKOS_LAMBDA(index_t i) { yv(i) = T(xv(i)); });
   return y;
 }
-// w[0] <- clamp(|a| / (|b| + 1e-4), 0, 1e4) * scale, the norms accumulated in double on the device.
+// w[0] <- clamp(|a| / (|b| + 1e-4), 0, 1e4) * scale, the norms (optim/clip.hpp's, in double) on the device.
 template <class T, class Space>
 void clamped_norm_ratio(const Tensor<T, Space>& a, const Tensor<T, Space>& b, double scale, const Tensor<T, Space>& w) {
-  // reductions straight into device scalars (deterministic, unlike atomics, and no host round trip)
-  Kokkos::View<double, Space> na("ibq::gan::norm_a"), nb("ibq::gan::norm_b");
-  auto av = a.view();
-  auto bv = b.view();
-  Kokkos::parallel_reduce("ibq::gan::norm_a", range<Space>(a.size()),
-                          KOKKOS_LAMBDA(index_t i, double& acc) { acc += double(av(i)) * double(av(i)); },
-                          Kokkos::Sum<double, Space>(na));
-  Kokkos::parallel_reduce("ibq::gan::norm_b", range<Space>(b.size()),
-                          KOKKOS_LAMBDA(index_t i, double& acc) { acc += double(bv(i)) * double(bv(i)); },
-                          Kokkos::Sum<double, Space>(nb));
+  auto na = global_norm_device(a).view();
+  auto nb = global_norm_device(b).view();
   auto wv = w.view();
   Kokkos::parallel_for("ibq::gan::norm_ratio", range<Space>(1), KOKKOS_LAMBDA(index_t) {
-    const double r = Kokkos::Experimental::sqrt(na()) / (Kokkos::Experimental::sqrt(nb()) + 1e-4);
+    const double r = na(0) / (nb(0) + 1e-4);
     wv(0) = T((r < 0 ? 0 : (r > 1e4 ? 1e4 : r)) * scale);
   });
 }
