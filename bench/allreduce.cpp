@@ -16,7 +16,15 @@
 #include "ibq/gan/discriminator.hpp"
 #include "ibq/models/tokenizer.hpp"
 
+constexpr char usage[] =
+    "usage: mpirun -np R bench_allreduce [--reps 20] [--max-mib 256]\n"
+    "  MPI_Allreduce (sum, float) median time per message size, up to --max-mib MiB, as JSON lines on rank 0,\n"
+    "  then the reference models' gradient sizes (input for bench/scaling_report.py).\n"
+    "  --reps N        timed repetitions per size (at most 5 from 64 MiB on)\n"
+    "  --max-mib M     the largest message, in MiB\n";
+
 int main(int argc, char** argv) {
+  bench::exit_on_help(argc, argv, usage);
   ibq::dist::MpiSession mpi(argc, argv);
   Kokkos::ScopeGuard kokkos(argc, argv);
   int reps = 20;
@@ -25,6 +33,10 @@ int main(int argc, char** argv) {
     const std::string k = argv[i];
     if (k == "--reps") reps = std::max(1, std::atoi(argv[i + 1]));
     else if (k == "--max-mib") max_mib = std::atof(argv[i + 1]);
+    else if (k.rfind("--kokkos", 0) != 0) {
+      std::fprintf(stderr, "bench_allreduce: unknown option '%s' (try --help)\n", k.c_str());
+      return 2;
+    }
   }
   const auto comm = ibq::dist::Communicator::world();
   for (std::size_t n = 256; double(n) * 4 <= max_mib * 1024 * 1024; n *= 4) {
@@ -36,7 +48,7 @@ int main(int argc, char** argv) {
     if (comm.root()) std::printf("{\"bytes\": %zu, \"seconds\": %.9f, \"ranks\": %d}\n", n * 4, worst, comm.size());
   }
   if (comm.root()) {
-    // The reference tokenizer (ibq-spec.md section 2, K = 16384, D = 256) and its discriminator; counting
+    // The reference tokenizer (docs/math.md, K = 16384, D = 256) and its discriminator; counting
     // needs no allocation for the tokenizer, and the discriminator is small enough to build.
     ibq::TokenizerConfig cfg;
     cfg.ae.ch = 128, cfg.ae.ch_mult = {1, 1, 2, 2, 4}, cfg.ae.num_res_blocks = 4, cfg.ae.attn_resolutions = {16};

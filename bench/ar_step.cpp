@@ -78,7 +78,19 @@ std::string fmt(const std::map<std::string, double>& j, const std::string& key, 
 }
 }  // namespace
 
+constexpr char usage[] =
+    "usage: ar_step [--preset NAME]... [--batch 64] [--reps 5] [--no-peer]\n"
+    "  One AR transformer training step (logits, cross-entropy, backward, AdamW) against the PyTorch\n"
+    "  reference (bench/ar_step_torch.py) in the same run, with peak memory and a per-op profile.\n"
+    "  --preset NAME   model preset (fmnist-s, fmnist-m, fmnist-l, B, L, XL, XXL); repeatable;\n"
+    "                  default fmnist-s and fmnist-l\n"
+    "  --batch N       sequences per step\n"
+    "  --reps N        median of N steps after a warm-up\n"
+    "  --no-peer       skip PyTorch\n"
+    "  bench/run_bench.sh 2 ar_step runs it the reproducible way (2 threads, same malloc).\n";
+
 int main(int argc, char** argv) {
+  bench::exit_on_help(argc, argv, usage);
   ibq::settle_process_environment(argv);  // OpenBLAS kernel + OpenMP spin, before they are read
   Kokkos::ScopeGuard kokkos(argc, argv);
   std::vector<std::string> presets;
@@ -95,7 +107,7 @@ int main(int argc, char** argv) {
     if (k == "--preset") presets.push_back(v);
     else if (k == "--reps") reps = std::max(1, std::atoi(v.c_str()));
     else if (k == "--batch") batch = std::max(1L, std::atol(v.c_str()));
-    else { std::fprintf(stderr, "ar_step: unknown option %s (see bench/ar_step.cpp)\n", k.c_str()); return 2; }
+    else { std::fprintf(stderr, "ar_step: unknown option %s (try --help)\n", k.c_str()); return 2; }
   }
   if (presets.empty()) presets = {"fmnist-s", "fmnist-l"};
   if (child) return run_child(presets.front(), batch, reps);

@@ -50,7 +50,18 @@ std::string run_peer(int threads, int reps, bool quick) {
 }
 }  // namespace
 
+constexpr char usage[] =
+    "usage: bench_gemm_conv [--peer] [--reps 5] [--quick] [--filter LABEL] [--workspace ELEMENTS]\n"
+    "  GEMM and conv2d throughput (GFLOP/s, float) against this run's 1024^3 sgemm peak and PyTorch.\n"
+    "  --peer                run bench/peer_torch.py with the same thread count and print ibq / torch ratios\n"
+    "  --reps N              median of N runs after one warm-up\n"
+    "  --quick               the quick start's shapes only\n"
+    "  --filter LABEL        only the cases whose label contains LABEL (the peak always runs)\n"
+    "  --workspace ELEMENTS  the im2col workspace limit, in floats\n"
+    "  bench/run_bench.sh 2 bench_gemm_conv runs it the reproducible way (2 threads, same malloc).\n";
+
 int main(int argc, char** argv) {
+  bench::exit_on_help(argc, argv, usage);
   ibq::settle_process_environment(argv);  // OpenBLAS kernel + OpenMP spin, before they are read
   Kokkos::ScopeGuard kokkos(argc, argv);
   bool peer = false, quick = false;
@@ -63,10 +74,7 @@ int main(int argc, char** argv) {
     else if (a == "--reps" && i + 1 < argc) reps = std::max(1, std::atoi(argv[++i]));
     else if (a == "--filter" && i + 1 < argc) filter = argv[++i];
     else if (a == "--workspace" && i + 1 < argc) ibq::conv2d_workspace_elements() = std::atoll(argv[++i]);
-    else if (a == "--help" || a == "-h") {
-      std::printf("usage: %s [--peer] [--reps N] [--quick] [--filter LABEL] [--workspace ELEMENTS]\n", argv[0]);
-      return 0;
-    } else if (a.rfind("--kokkos", 0) != 0) {
+    else if (a.rfind("--kokkos", 0) != 0) {
       std::fprintf(stderr, "bench_gemm_conv: unknown option '%s' (try --help)\n", a.c_str());
       return 2;
     }

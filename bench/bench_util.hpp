@@ -19,6 +19,18 @@
 
 namespace bench {
 
+// --help / -h prints the benchmark's own usage and exits. Call it first in main: Kokkos's ScopeGuard
+// answers --help with Kokkos's options instead, and MPI or the re-exec for the environment need not start.
+inline void exit_on_help(int argc, char** argv, const char* usage) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::fputs(usage, stdout);
+      std::exit(0);
+    }
+  }
+}
+
 // Median of reps timed runs after one untimed warm-up (page faults, BLAS buffers, thread start-up).
 inline double median_seconds(const std::function<void()>& fn, int reps, bool warm_up = true) {
   if (warm_up) {

@@ -131,7 +131,23 @@ std::string num(double v, const char* fmt) {
 }
 }  // namespace
 
+constexpr char usage[] =
+    "usage: ibq_quantizer [--n 1024] [--d 256] [--k 1024,16384,65536,262144] [--reps 5] [--big-n 4096]\n"
+    "                     [--plain-max-k 65536] [--block-rows 0] [--no-peer]\n"
+    "  One IBQ quantizer step (forward, double quantization + entropy losses, backward), fused and plain,\n"
+    "  against PyTorch running the reference code (bench/ibq_quantizer_torch.py), the GEMM floor and peak memory.\n"
+    "  --n N             tokens (N / 256 images of 16x16)\n"
+    "  --d D             code dimension\n"
+    "  --k K1,K2,...     codebook sizes\n"
+    "  --reps N          median of N steps after a warm-up (at most 3 from K = 65536 on)\n"
+    "  --big-n N         add a fused-only run at this N and the largest K (0: none)\n"
+    "  --plain-max-k K   the largest K for the plain (N x K) path\n"
+    "  --block-rows R    the fused path's rows per tile (0: automatic)\n"
+    "  --no-peer         skip PyTorch\n"
+    "  bench/run_bench.sh 2 ibq_quantizer runs it the reproducible way (2 threads, same malloc).\n";
+
 int main(int argc, char** argv) {
+  bench::exit_on_help(argc, argv, usage);
   ibq::settle_process_environment(argv);
   Kokkos::ScopeGuard kokkos(argc, argv);
   Args a;
@@ -155,7 +171,7 @@ int main(int argc, char** argv) {
     else if (k == "--child") a.child = next();
     else if (k.rfind("--kokkos", 0) == 0) continue;
     else {
-      std::fprintf(stderr, "ibq_quantizer: unknown option '%s' (see the header of bench/ibq_quantizer.cpp)\n", k.c_str());
+      std::fprintf(stderr, "ibq_quantizer: unknown option '%s' (try --help)\n", k.c_str());
       return 2;
     }
   }

@@ -129,7 +129,20 @@ std::string ms(const std::map<std::string, double>& j, const std::string& key) {
 }
 }  // namespace
 
+constexpr char usage[] =
+    "usage: tokenizer_step [--preset quickstart|mid]... [--reps 5] [--no-peer] [shape options]\n"
+    "  One tokenizer training step (forward, L1 + quantizer losses, backward, Adam) against a PyTorch\n"
+    "  reference of the same model (bench/tokenizer_step_torch.py) in the same run, with peak memory and\n"
+    "  where the time goes. Default: the quickstart and mid presets.\n"
+    "  --preset NAME   quickstart (experiments/quickstart.ini's model, batch 16) or mid (64x64 RGB, K 16384)\n"
+    "  --reps N        median of N steps after a warm-up\n"
+    "  --no-peer       skip PyTorch\n"
+    "  shape options, for a configuration of your own:\n"
+    "    --ch C --mult 1,2,2 --blocks B --attn 8 --res R --in CHANNELS --z Z --d D --k K --batch N --groups G\n"
+    "  bench/run_bench.sh 2 tokenizer_step runs it the reproducible way (2 threads, same malloc).\n";
+
 int main(int argc, char** argv) {
+  bench::exit_on_help(argc, argv, usage);
   ibq::settle_process_environment(argv);  // OpenBLAS kernel + OpenMP spin, before they are read
   Kokkos::ScopeGuard kokkos(argc, argv);
   std::vector<Config> configs;
@@ -157,7 +170,7 @@ int main(int argc, char** argv) {
     else if (k == "--k") custom.k = std::atol(v.c_str());
     else if (k == "--batch") custom.batch = std::atol(v.c_str());
     else if (k == "--groups") custom.groups = std::atol(v.c_str());
-    else { std::fprintf(stderr, "tokenizer_step: unknown option %s (see bench/tokenizer_step.cpp)\n", k.c_str()); return 2; }
+    else { std::fprintf(stderr, "tokenizer_step: unknown option %s (try --help)\n", k.c_str()); return 2; }
     have_custom = have_custom || shape;
   }
   if (child) return run_child(custom, reps);

@@ -3,8 +3,8 @@
 //   ibq-eval --input.checkpoint runs/quickstart/ckpt-00001800.h5 --eval.classifier runs/fashion_mnist_classifier.h5
 //   ibq-eval --eval.mode samples --input.samples samples.npz --eval.classifier runs/fashion_mnist_classifier.h5
 //
-// tokenizer: reconstructs a test split as ibq-reconstruct does (the reference protocol, ibq-spec.md
-//   section 6: EMA weights, uint8 outputs) and reports PSNR, SSIM, codebook utilisation over the whole set,
+// tokenizer: reconstructs a test split as ibq-reconstruct does (the reference protocol, docs/math.md:
+//   EMA weights, uint8 outputs) and reports PSNR, SSIM, codebook utilisation over the whole set,
 //   LPIPS when eval.lpips_weights is given, and rfd_fmnist: the Fréchet distance between the originals and
 //   their reconstructions in the feature space of the order-1 Fashion-MNIST classifier (the rFID protocol,
 //   with that classifier in place of Inception), plus how often the classifier still names the class of a

@@ -1,22 +1,28 @@
 // ibq-inspect: what an HDF5 file holds — a checkpoint, a token dataset, an image shard or anyone's file:
-// the tree with every object's attributes, each dataset's dtype, shape and statistics, and the stored config.
+// the tree with every object's attributes, each dataset's dtype, shape and statistics, and the stored config;
+// for a checkpoint, also its training curves as a picture.
 //
 //   ibq-inspect run/model.h5                           # tree, attributes, statistics, config
 //   ibq-inspect run/model.h5 --stats=false             # the tree alone: instant even on a 100 GB shard
 //   ibq-inspect run/model.h5 --tensor params/fc1.weight [--full]
 //   ibq-inspect run/model.h5 --config-only > again.ini # the exact configuration, reusable with --config
+//   ibq-inspect --plot run/model.h5 [--out curves.png] # metrics/ series as one PNG (needs gnuplot)
 //
 // The library (ibq/io/h5_walk.hpp) finds, reads and summarises; this file only decides how it looks.
+// The picture is common/plot_curves.hpp's business.
 // Options are plain flags and a positional FILE, so Program_options is used directly rather than through
 // cli::Options, whose section.key scheme is for the INI configurations of training drivers.
 #include <boost/program_options.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 
+#include "common/plot_curves.hpp"
 #include "common/runtime.hpp"
 #include "ibq/io/h5_walk.hpp"
 
@@ -30,8 +36,8 @@ constexpr std::uint64_t summary_limit = 1000;  // larger tensors print their fir
 constexpr std::size_t values_per_line = 10, edge_lines = 2;  // a summary shows 2 lines at each end
 
 struct Settings {
-  std::string file, tensor;
-  bool stats = true, full = false, config_only = false;
+  std::string file, tensor, out;
+  bool stats = true, full = false, config_only = false, plot = false;
 };
 
 Settings parse(int argc, char** argv) {
@@ -44,6 +50,14 @@ Settings parse(int argc, char** argv) {
       "with --tensor: print every value, not only the first and last ones of a large tensor")(
       "config-only", po::value<bool>()->default_value(false)->implicit_value(true),
       "print only the stored configuration (the root attribute 'config') as INI text")(
+      // A switch, not an implicit bool like --stats: Boost 1.74 would take `--plot FILE` as --plot=FILE.
+      "plot", po::bool_switch(),
+      "draw the training curves stored under metrics/ (loss terms, codebook usage, perplexity, learning rate, "
+      "gradient norm, ...; a panel each, against metrics/step) as one PNG; needs gnuplot (Debian package "
+      "gnuplot-nox)")(
+      "out", po::value<std::string>(),
+      "with --plot: the PNG to write; default: FILE's name with -curves.png beside it (run/ckpt-000100.h5 gives "
+      "run/ckpt-000100-curves.png). An existing file is replaced whole, never left half-written")(
       "file", po::value<std::string>(), "the HDF5 file (also the first positional argument)");
   po::positional_options_description pos;
   pos.add("file", 1);
@@ -61,8 +75,9 @@ Settings parse(int argc, char** argv) {
   }
   if (vm.count("help")) {
     std::cout << prog << ": prints an HDF5 file's tree, attributes, dataset shapes, dtypes and statistics, and"
-              << " the stored config\n\nUsage: " << prog << " FILE [--tensor NAME [--full]] [--stats=false]"
-              << " [--config-only]\n\n" << desc << "\n";
+              << " the stored config, or draws a checkpoint's training curves\n\nUsage: " << prog
+              << " FILE [--tensor NAME [--full]] [--stats=false] [--config-only]\n       " << prog
+              << " --plot FILE [--out PNG]\n\n" << desc << "\n";
     throw ibq::cli::Exit{0};
   }
   Settings s;
@@ -72,7 +87,13 @@ Settings parse(int argc, char** argv) {
   s.stats = vm["stats"].as<bool>();
   s.full = vm["full"].as<bool>();
   s.config_only = vm["config-only"].as<bool>();
+  s.plot = vm["plot"].as<bool>();
+  if (vm.count("out")) s.out = vm["out"].as<std::string>();
   if (s.config_only && !s.tensor.empty()) usage_error("--config-only and --tensor exclude each other");
+  if (s.plot && !s.tensor.empty()) usage_error("--plot and --tensor exclude each other");
+  if (s.plot && s.config_only) usage_error("--plot and --config-only exclude each other");
+  if (!s.plot && vm.count("out")) usage_error("--out is for --plot");
+  if (s.plot && s.out.empty()) s.out = ibq::cli::curves::default_output(s.file);
   return s;
 }
 
@@ -233,6 +254,25 @@ std::string stored_config(const h5::File& f) {
   return "";
 }
 
+// The notes on what was left out of the picture (NaN/Inf values, odd datasets), then one line saying what
+// it shows; gnuplot's warnings, if any, go to stderr.
+void plot(const h5::File& f, const Settings& s) {
+  const auto r = ibq::cli::curves::plot(f, s.file, s.out);
+  std::istringstream warnings(r.gnuplot_output);
+  for (std::string line; std::getline(warnings, line);)
+    if (!line.empty()) std::cerr << prog << ": gnuplot: " << line << "\n";
+  for (const auto& note : r.curves.notes) std::cout << "note: " << note << "\n";
+  std::string panels;
+  for (const auto& p : r.panels) panels += (panels.empty() ? "" : ", ") + p.title;
+  double lo = INFINITY, hi = -INFINITY;
+  for (const auto& series : r.curves.series)
+    for (double x : series.x) lo = std::min(lo, x), hi = std::max(hi, x);
+  std::cout << "wrote " << r.out << ": " << r.picture.width << "x" << r.picture.height << " PNG, " << r.panels.size()
+            << " panel" << (r.panels.size() == 1 ? "" : "s") << " (" << panels << "), " << r.curves.series.size()
+            << " series, " << r.curves.records << " records, " << r.curves.x_name << " " << number(lo, true) << ".."
+            << number(hi, true) << "\n";
+}
+
 void print_tree(const h5::File& f, const Settings& s) {
   const auto objects = h5::walk(f);
   std::vector<h5::DatasetInfo> infos(objects.size());
@@ -296,7 +336,9 @@ int main(int argc, char** argv) {
   return ibq::cli::run_main(prog, [&] {
     const Settings s = parse(argc, argv);
     const h5::File f(s.file, h5::File::Mode::read);  // a missing or non-HDF5 file throws, naming it
-    if (s.config_only) {
+    if (s.plot) {
+      plot(f, s);
+    } else if (s.config_only) {
       const std::string config = stored_config(f);
       IBQ_CHECK(!config.empty(), "'" << s.file << "' has no root attribute 'config' (ibq drivers store one in every "
                                      << "file they write); run without --config-only to see what it holds");

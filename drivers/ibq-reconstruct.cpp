@@ -4,7 +4,7 @@
 //   ibq-reconstruct --input.checkpoint runs/quickstart/ckpt-00002000.h5 --output.grid runs/quickstart/recon.png
 //
 // The model and data options are read from the configuration stored in the checkpoint, so the images are
-// prepared exactly as in training. Metrics follow the reference evaluation (ibq-spec.md section 6): EMA
+// prepared exactly as in training. Metrics follow the reference evaluation (docs/math.md): EMA
 // weights by default, reconstructions clamped to [-1, 1] and quantised to uint8, PSNR/SSIM as scikit-image
 // computes them, averaged over images; utilisation = distinct codes over the whole set / K.
 //

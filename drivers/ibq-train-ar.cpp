@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
   ibq::settle_process_environment(argv);  // OpenBLAS kernel + OpenMP spin, before they are read
   const std::string prog = "ibq-train-ar";
   return ibq::cli::run_main(prog, [&] {
-    ibq::cli::Options opt(prog, "trains the class-conditional AR transformer (ibq-spec.md section 5) on HDF5 tokens");
+    ibq::cli::Options opt(prog, "trains the class-conditional AR transformer (docs/math.md) on HDF5 tokens");
     opt.add<std::string>("data.tokens", "runs/tokens/train.h5", "token dataset from ibq-tokenize (a file or a shard stem)");
     ibq::cli::add_ar_model_options(opt);
     opt.add<long>("train.batch_size", 24, "sequences per step and rank (the reference: 24 x 32 ranks for B)")
@@ -143,6 +143,7 @@ int main(int argc, char** argv) {
                   << std::endl;
         trainer.record("step", double(st.step));
         trainer.record("loss", loss_sum / n);
+        trainer.record("grad_norm", norm_sum / n);
         trainer.record("lr", st.lr);
         loss_sum = norm_sum = compute_s = comm_s = seqs = 0;
         in_window = 0;

@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
   ibq::settle_process_environment(argv);  // OpenBLAS kernel + OpenMP spin, before they are read
   const std::string prog = "ibq-train-tokenizer";
   return ibq::cli::run_main(prog, [&] {
-    ibq::cli::Options opt(prog, "trains an IBQ/VQ tokenizer (ibq-spec.md sections 1, 2, 4) with HDF5 checkpoints");
+    ibq::cli::Options opt(prog, "trains an IBQ/VQ tokenizer (docs/math.md) with HDF5 checkpoints");
     ibq::cli::add_data_options(opt);
     ibq::cli::add_model_options(opt);
     opt.add<double>("loss.l1_weight", 1.0, "weight of mean |x - x_hat| (the reference's reconstruction loss)")
@@ -207,6 +207,7 @@ int main(int argc, char** argv) {
         for (std::size_t i = 0; i < names.size(); ++i)
           if (shown(i)) trainer.record(names[i], sums[i] / n);
         trainer.record("usage_window", usage.usage());
+        trainer.record("perplexity", usage.perplexity());
         trainer.record("lr", st.lr);
         usage.reset();
         std::fill(sums.begin(), sums.end(), 0.0);

@@ -5,8 +5,8 @@ Hopper (sm_90).
     python3 hpc/patch_kokkos_cuda13.py <kokkos-source-dir>
 
 Kokkos 3.4.1 predates both CUDA 13 and Hopper. The four fixes below are the minimal set that lets
-`-DKokkos_ENABLE_CUDA=ON -DKokkos_ARCH_HOPPER90=ON` configure and compile with nvcc 13 (see
-/work/shared/reference/platform-notes.md, section Kokkos). Each fix is applied only if its "done" marker
+`-DKokkos_ENABLE_CUDA=ON -DKokkos_ARCH_HOPPER90=ON` configure and compile with nvcc 13 (docs/building.md
+says when they are needed). Each fix is applied only if its "done" marker
 is absent, so running the script twice is harmless; if neither the original pattern nor the patched
 form is found, the script stops with an error naming the file and the fix (a different Kokkos version
 needs a human to look, not a silent half-patched tree). Files are only written once all of their fixes

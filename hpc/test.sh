@@ -5,7 +5,9 @@
 #   hpc/test.sh asan       # the unit tests under AddressSanitizer + UBSan
 #   hpc/test.sh cuda       # compile the library and the whole suite for CUDA (no GPU needed; nothing runs)
 #   hpc/test.sh serial     # the unit tests on Debian's Serial-only Kokkos
-#   hpc/test.sh serial-asan  # both at once, in one build (what CI runs: it saves a whole build of the suite)
+#   hpc/test.sh serial-asan  # both at once, in one build
+#   IBQ_SETUP_ARGS="--kokkos4-src DIR|TARBALL" hpc/test.sh kokkos4-asan
+#                          # the unit tests under the sanitizers on Kokkos 4.x (what CI runs with 4.6.01)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 preset=${1:-default}
@@ -21,6 +23,6 @@ unset OPENBLAS_CORETYPE
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 case "$preset" in
   cuda) echo "[test] CUDA build compiled (library, drivers and the whole suite); no GPU here, nothing to run" ;;
-  asan|serial-asan) ASAN_OPTIONS=detect_leaks=0 ctest --preset "$preset" -j 2 ;;
+  asan|serial-asan|kokkos4-asan) ASAN_OPTIONS=detect_leaks=0 ctest --preset "$preset" -j 2 ;;
   *) ctest --preset "$preset" -j 2 ;;
 esac

@@ -20,6 +20,7 @@
 #include "ibq/core/error.hpp"
 #include "ibq/dist/communicator.hpp"
 #include "ibq/core/host_memory.hpp"
+#include "ibq/core/kokkos_compat.hpp"
 #include "ibq/core/process_env.hpp"
 #include "ibq/linalg/conv_onednn.hpp"
 #include "ibq/linalg/gemm_host.hpp"
@@ -33,8 +34,7 @@ class Runtime {
   explicit Runtime(int threads) : mpi_(mpi_argc_, mpi_argv_), comm_(dist::Communicator::world()) {
     setenv("OMP_PROC_BIND", "false", /*overwrite=*/0);  // quiet start-up; no pinning unless asked
     keep_host_memory_warm();
-    Kokkos::InitArguments init(threads > 0 ? threads : -1, -1, -1, /*disable_warnings=*/true);
-    Kokkos::initialize(init);
+    initialize_kokkos(threads);
     if (!comm_.root()) {
       std::cout.setstate(std::ios::failbit);
       std::cerr.setstate(std::ios::failbit);

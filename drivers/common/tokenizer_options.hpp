@@ -2,7 +2,7 @@
 // shares, and their conversion to library configs. ibq-train-tokenizer stores the resolved INI in each
 // checkpoint; ibq-reconstruct (and later ibq-tokenize) rebuild the same model from it.
 //
-// Defaults are the reference ImageNet recipe (ibq-spec.md sections 1, 2 and 4), so a config file only
+// Defaults are the reference ImageNet recipe (docs/math.md), so a config file only
 // lists what differs from the paper.
 #pragma once
 

@@ -1,4 +1,5 @@
 // The tape itself: accumulation, no_grad, stop_gradient, version checks, error messages.
+#include "ibq/core/kokkos_compat.hpp"
 #include "test_util.hpp"
 #include "ibq/ops/binary.hpp"
 #include "ibq/ops/unary.hpp"
@@ -77,7 +78,7 @@ TEST_CASE("tape: Vars from two tapes cannot be mixed", "[autodiff]") {
 namespace {
 // A deliberately wrong derivative (1% off): the checker must reject it, or it proves nothing.
 struct WrongExp {
-  template <class T> KOKKOS_INLINE_FUNCTION T f(T x) const { return Kokkos::Experimental::exp(x); }
+  template <class T> KOKKOS_INLINE_FUNCTION T f(T x) const { return ibq::kmath::exp(x); }
   template <class T> KOKKOS_INLINE_FUNCTION T df(T, T y) const { return T(1.01) * y; }
 };
 }  // namespace

@@ -1,4 +1,4 @@
-// Tokenizer structure: the reference configurations' parameter counts (ibq-spec.md section 2), names,
+// Tokenizer structure: the reference configurations' parameter counts (docs/math.md), names,
 // shapes through encode/decode, and error messages.
 #include "ibq/models/tokenizer.hpp"
 #include <cmath>

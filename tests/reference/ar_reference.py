@@ -4,7 +4,8 @@
 Run with the system interpreter (PyTorch 1.13 CPU, h5py, numpy):
     /usr/bin/python3 tests/reference/ar_reference.py
 
-Written from /work/shared/reference/ibq-spec.md section 5 (IBQ's transformer/llama.py GPT): a class table
+Written from the reference code (TencentARC/SEED-Voken, src/IBQ/models/transformer/llama.py GPT; the
+math is stated in docs/math.md): a class table
 with a null row used as the prefix token and as the AdaLN condition; blocks
     (g1, g2, s1, s2, b1, b2) = Linear(SiLU(c)),  h = x + g1 Attn(RMSNorm(x)(1+s1)+b1),
     out = h + g2 FFN(RMSNorm(h)(1+s2)+b2)

@@ -4,7 +4,7 @@
 Run with the system interpreter (PyTorch 1.13 CPU, h5py, numpy):
     /usr/bin/python3 tests/reference/autoencoder_reference.py
 
-The modules below are written from /work/shared/reference/ibq-spec.md section 2 (taming's
+The modules below are written from the reference code (TencentARC/SEED-Voken, see docs/math.md; taming's
 diffusionmodules/model.py as SEED-Voken uses it): GroupNorm(eps 1e-6) -> swish -> conv ResnetBlocks with a
 1x1 nin_shortcut, single-head AttnBlocks with q/k/v/proj_out 1x1 convs and scale C^-1/2, Downsample as
 F.pad(0,1,0,1) + stride-2 conv, Upsample as nearest x2 + conv, and the reference's module names, so the

@@ -3,7 +3,7 @@
 Run with the system interpreter (PyTorch 1.13 CPU, h5py, numpy):
     /usr/bin/python3 tests/reference/discriminator_reference.py
 
-Written from /work/shared/reference/ibq-spec.md section 3 (taming's NLayerDiscriminator and
+Written from the reference code (TencentARC/SEED-Voken, see docs/math.md; taming's NLayerDiscriminator and
 VQLPIPSWithDiscriminator as SEED-Voken uses them): 4x4 convs with padding 1, the first with a bias and
 LeakyReLU(0.2), then bias-free convs + BatchNorm2d + LeakyReLU (stride 2 for n < n_layers, stride 1 for the
 last of them), a final 1-channel conv with a bias; weights_init (conv N(0, 0.02), BatchNorm N(1, 0.02) / 0);

@@ -5,8 +5,8 @@ Run with the system interpreter (PyTorch 1.13 CPU, h5py, numpy):
     /usr/bin/python3 tests/reference/ibq_reference.py
 
 `IndexPropagationQuantize.forward` below transcribes SEED-Voken's src/IBQ/modules/vqvae/quantize.py (HEAD
-b9a17ea) as described in /work/shared/reference/ibq-spec.md section 1.1, and `compute_entropy_loss` the
-MAGVIT-v2 entropy loss it calls (spec item 8). Everything is float64. `beta_on_codebook=False` switches to
+b9a17ea) as stated in docs/math.md, and `compute_entropy_loss` the
+MAGVIT-v2 entropy loss it calls. Everything is float64. `beta_on_codebook=False` switches to
 the paper's Eq. 10 placement (beta on the commitment term); the released code is the default.
 
 Each case is a group with inputs z [B,D,H,W] and E [K,D], outputs z_q, indices (int32, the code's int64 cast,

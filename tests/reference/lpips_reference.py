@@ -3,7 +3,7 @@
 Run with the system interpreter (PyTorch 1.13 CPU, h5py, numpy):
     /usr/bin/python3 tests/reference/lpips_reference.py
 
-Written from /work/shared/reference/ibq-spec.md section 3 (LPIPS v0.1, VGG16): the ScalingLayer
+Written from LPIPS v0.1 (VGG16) as the reference code (TencentARC/SEED-Voken) uses it, see docs/math.md: the ScalingLayer
 (x - shift) / scale, torchvision's VGG16 `features` cut after relu1_2, relu2_2, relu3_3, relu4_3 and
 relu5_3, normalize_tensor (eps 1e-10), squared differences, bias-free 1x1 heads NetLinLayer
 (Dropout + Conv2d, named lin<k>.model.1), spatial mean, sum over stages. The weights are random and the

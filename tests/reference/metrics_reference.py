@@ -4,7 +4,7 @@
 Run with the system interpreter (numpy, scikit-image 0.19 from Debian's python3-skimage, h5py):
     /usr/bin/python3 tests/reference/metrics_reference.py
 
-The reference evaluation (ibq-spec.md section 6) quantises images to uint8, rescales them to [0, 1] as
+The reference evaluation (docs/math.md) quantises images to uint8, rescales them to [0, 1] as
 float64, and calls skimage with data_range=1: `peak_signal_noise_ratio(a, b, data_range=1)` and
 `structural_similarity(a, b, channel_axis=-1, data_range=1)`, which is the UNIFORM 7x7 window with sample
 covariance. The Gaussian variant (Wang et al. 2004: gaussian_weights=True, sigma=1.5,

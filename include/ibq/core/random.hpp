@@ -8,6 +8,7 @@
 // thread counts and resume exactly from a checkpoint that stores (seed, step).
 #pragma once
 
+#include "ibq/core/kokkos_compat.hpp"
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -37,8 +38,8 @@ struct Rng {
   KOKKOS_INLINE_FUNCTION double normal(std::uint64_t counter) const {
     const double u1 = 1.0 - uniform(2 * counter);  // (0, 1]: log stays finite
     const double u2 = uniform(2 * counter + 1);
-    return Kokkos::Experimental::sqrt(-2.0 * Kokkos::Experimental::log(u1)) *
-           Kokkos::Experimental::cos(6.283185307179586 * u2);
+    return ibq::kmath::sqrt(-2.0 * ibq::kmath::log(u1)) *
+           ibq::kmath::cos(6.283185307179586 * u2);
   }
   Rng split(std::uint64_t sub) const { return Rng{seed, mix(stream ^ mix(sub + 0x632be59bd9b4e019ull))}; }
 };

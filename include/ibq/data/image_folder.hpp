@@ -1,7 +1,7 @@
 // ibq/data/image_folder.hpp — an image folder in the ImageNet layout (DIR/<class>/<image>), listed and
 // decoded in parallel into equal-sized square images.
 //
-//   ibq::ImageFolder folder = ibq::scan_image_folder("/data/imagenet/train");   // classes sorted by name
+//   ibq::ImageFolder folder = ibq::scan_image_folder("/path/to/imagenet/train");   // classes sorted by name
 //   ibq::SquareImageOptions opt{256, 3, true};
 //   auto batch = ibq::load_square_images(folder.images, 0, 512, opt, /*threads=*/8);
 //   for (auto& r : batch) if (!r.error.empty()) std::cerr << "skipping " << r.error << "\n";

@@ -1,4 +1,4 @@
-// ibq/gan/losses.hpp — the adversarial terms of the reference (ibq-spec.md section 3).
+// ibq/gan/losses.hpp — the adversarial terms of the reference (docs/math.md).
 //
 //   auto l_d = hinge_d_loss(disc(x), disc(stop_gradient(x_hat)));        // or vanilla_d_loss
 //   l_d = l_d + 0.05 * lecam_loss(real_logits, fake_logits, anchors);    // anchors.update(means) first

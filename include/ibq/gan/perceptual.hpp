@@ -11,8 +11,7 @@
 //   LPIPS = sum_k lin_k(d_k)
 // Names follow torchvision's VGG16 (features.0.weight ... features.28.bias) and the LPIPS heads
 // (lin0.model.1.weight ... lin4.model.1.weight, each [1, C, 1, 1]). The reference builds LPIPS in eval
-// mode, but Lightning's train() switches it back, so dropout is active in training (ibq-spec.md section
-// 3); `dropout_in_training` keeps that quirk by default and turns it off on request. The weights are frozen:
+// mode, but Lightning's train() switches it back, so dropout is active in training (docs/math.md); `dropout_in_training` keeps that quirk by default and turns it off on request. The weights are frozen:
 // LPIPS keeps its own ParamStore, which no optimizer sees. Stage widths are configurable so tests can run a
 // narrow copy against a PyTorch reference; the real weights need the torchvision widths.
 #pragma once

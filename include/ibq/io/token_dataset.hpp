@@ -6,7 +6,7 @@
 //   ibq::TokenDataset d({"tokens-00000.h5", "tokens-00001.h5"});   // one file or shards, read as one set
 //   auto rows = d.read(first, n);                              // int32 [n, h, w] + labels
 //
-// Layout (DESIGN.md): tokens int32 [N, h, w] (chunked, compressed, extendible), labels int32 [N]; root
+// Layout (docs/formats.md): tokens int32 [N, h, w] (chunked, compressed, extendible), labels int32 [N]; root
 // attributes format = "ibq-tokens", version, codebook_size, grid_h, grid_w, tokenizer_checkpoint,
 // tokenizer_sha256, source, config (the tokenizer's resolved configuration).
 #pragma once

@@ -4,7 +4,7 @@
 //   double m = ibq::metrics::psnr_batch(a, b, N, H, W, C);     // mean over N images of [N, H, W, C]
 //   double t = ibq::metrics::psnr_batch(ta, tb);               // Tensor<uint8_t, Space> [N, H, W, C]
 //
-// The reference (ibq-spec.md section 6) quantises to uint8, rescales to [0, 1] as float64 and calls
+// The reference (docs/math.md) quantises to uint8, rescales to [0, 1] as float64 and calls
 // skimage.metrics.peak_signal_noise_ratio(a, b, data_range=1) = 10 log10(1 / mse). We divide by 255 the
 // same way, so values agree with skimage to rounding.
 //

@@ -5,7 +5,7 @@
 //   double m = ibq::metrics::ssim_batch(a, b, N, H, W, C);               // mean over N images [N, H, W, C]
 //   double t = ibq::metrics::ssim_batch(ta, tb);                         // Tensor<uint8_t, Space> forms
 //
-// The reference (ibq-spec.md section 6) rescales uint8 images to [0, 1] (float64) and calls
+// The reference (docs/math.md) rescales uint8 images to [0, 1] (float64) and calls
 // structural_similarity(a, b, channel_axis=-1, data_range=1). With skimage's defaults that is a UNIFORM
 // 7x7 window with sample covariance (N / (N - 1) with N = 49), not the Gaussian window of the SSIM paper;
 // SsimOptions{} reproduces it. SsimOptions::wang2004() is gaussian_weights=True, sigma=1.5,

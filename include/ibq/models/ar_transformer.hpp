@@ -1,4 +1,4 @@
-// ibq/models/ar_transformer.hpp — IBQ's class-conditional Llama-style generator (ibq-spec.md section 5).
+// ibq/models/ar_transformer.hpp — IBQ's class-conditional Llama-style generator (docs/math.md).
 //
 //   auto cfg = ibq::ArConfig::preset("B");                  // 342,994,944 parameters; also L, XL, XXL, fmnist-*
 //   ibq::ArTransformer<float> gpt(cfg, /*seed=*/1);

@@ -10,6 +10,7 @@
 // a KV cache.
 #pragma once
 
+#include "ibq/core/kokkos_compat.hpp"
 #include <cmath>
 
 #include "ibq/autodiff/tape.hpp"
@@ -37,7 +38,7 @@ inline double attention_scale(const AttentionArgs& a, index_t head_dim) {
 // j > r % tq + (tk - tq). Max-subtracted, so large logits do not overflow.
 template <class T, class Space>
 void attention_masked_softmax(const Tensor<T, Space>& s, index_t tq, index_t tk, bool causal) {
-  namespace km = Kokkos::Experimental;
+  namespace km = ibq::kmath;
   using policy_t = Kokkos::TeamPolicy<exec_space_t<Space>>;
   using member_t = typename policy_t::member_type;
   auto sv = s.view();

@@ -12,6 +12,7 @@
 // uses affine channel (r % groups) * channels_per_group + j / inner. Statistics are computed in T.
 #pragma once
 
+#include "ibq/core/kokkos_compat.hpp"
 #include <string>
 
 #include "ibq/autodiff/tape.hpp"
@@ -28,7 +29,7 @@ struct NormResult {
 };
 
 namespace detail {
-namespace km = Kokkos::Experimental;
+namespace km = ibq::kmath;
 
 // rows of length cg * inner; channel of element j in row r: (r % groups) * cg + j / inner.
 struct RowLayout {
@@ -271,7 +272,7 @@ NormResult<T, Space> batch_norm_forward(const Tensor<T, Space>& x, const Tensor<
   using tensor_t = Tensor<T, Space>;
   using policy_t = Kokkos::TeamPolicy<exec_space_t<Space>>;
   using member_t = typename policy_t::member_type;
-  namespace km = Kokkos::Experimental;
+  namespace km = ibq::kmath;
   const Shape& xs = x.shape();
   IBQ_CHECK(xs.rank >= 2, "batch_norm: input " << xs << " must be [N, C, ...] (rank >= 2)");
   const index_t C = xs[1], S = xs.prod(2, xs.rank), M = xs[0] * S;

@@ -11,6 +11,7 @@
 // cross_entropy keeps only each row's log-sum-exp for backward, never a second N x C tensor.
 #pragma once
 
+#include "ibq/core/kokkos_compat.hpp"
 #include <cstdint>
 #include <vector>
 
@@ -25,7 +26,7 @@ namespace detail {
 // y = softmax(x) or log_softmax(x) along axis a.
 template <class T, class Space>
 Tensor<T, Space> softmax_rows(const Tensor<T, Space>& x, int a, bool log, const char* op, const char* label) {
-  namespace km = Kokkos::Experimental;
+  namespace km = ibq::kmath;
   using member_t = typename team_policy_t<Space>::member_type;
   const AxisSplit sp = split_axis(x.shape(), a);
   auto y = Tensor<T, Space>::empty(x.shape());
@@ -78,7 +79,7 @@ Tensor<T, Space> softmax_rows(const Tensor<T, Space>& x, int a, bool log, const 
 template <class T, class Space>
 void softmax_rows_backward(const Tensor<T, Space>& y, const Tensor<T, Space>& gy, const Tensor<T, Space>& gx, int axis,
                            bool log, const char* op, const char* label) {
-  namespace km = Kokkos::Experimental;
+  namespace km = ibq::kmath;
   using member_t = typename team_policy_t<Space>::member_type;
   IBQ_CHECK(y.shape() == gx.shape() && gy.shape() == gx.shape(),
             op << ": output " << y.shape() << " / output gradient " << gy.shape() << " do not match input gradient "
@@ -120,7 +121,7 @@ void softmax_rows_backward(const Tensor<T, Space>& y, const Tensor<T, Space>& gy
 // log(sum(exp(x))) of each (outer, inner) row along axis a, flat [outer * inner].
 template <class T, class Space>
 Tensor<T, Space> logsumexp_rows(const Tensor<T, Space>& x, int a, const char* op, const char* label) {
-  namespace km = Kokkos::Experimental;
+  namespace km = ibq::kmath;
   using member_t = typename team_policy_t<Space>::member_type;
   const AxisSplit sp = split_axis(x.shape(), a);
   auto lse = Tensor<T, Space>::empty(Shape{sp.outer * sp.inner});
@@ -238,7 +239,7 @@ template <class T, class Space>
 void cross_entropy_backward(const Tensor<T, Space>& logits, const Tensor<std::int32_t, Space>& labels,
                             const Tensor<T, Space>& lse, index_t valid, const Tensor<T, Space>& gy,
                             const Tensor<T, Space>& gx, int ignore_index = -100) {
-  namespace km = Kokkos::Experimental;
+  namespace km = ibq::kmath;
   IBQ_CHECK(gx.shape() == logits.shape() && gy.size() == 1,
             "cross_entropy: gradient " << gx.shape() << " / output gradient " << gy.shape() << " do not match logits "
                                        << logits.shape() << " and a [1] loss");

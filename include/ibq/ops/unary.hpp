@@ -7,11 +7,12 @@
 // at the bottom are the differentiable wrappers. Backward accumulates: gx += gy * df(x, y).
 #pragma once
 
+#include "ibq/core/kokkos_compat.hpp"
 #include "ibq/autodiff/tape.hpp"
 
 namespace ibq {
 namespace fn {
-namespace km = Kokkos::Experimental;
+namespace km = ibq::kmath;
 
 struct Neg {
   template <class T> KOKKOS_INLINE_FUNCTION T f(T x) const { return -x; }

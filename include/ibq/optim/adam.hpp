@@ -13,6 +13,7 @@
 // overwrites both groups' decay every step, so it decays everything).
 #pragma once
 
+#include "ibq/core/kokkos_compat.hpp"
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -52,7 +53,7 @@ void adam_update(const Tensor<T, Space>& p, const Tensor<T, Space>& g, const Ten
     else grad += wdi * pv(i);
     mv(i) = b1 * mv(i) + (T(1) - b1) * grad;
     vv(i) = b2 * vv(i) + (T(1) - b2) * grad * grad;
-    pv(i) -= (lr / bc1) * mv(i) / (Kokkos::Experimental::sqrt(vv(i)) / sqrt_bc2 + eps);
+    pv(i) -= (lr / bc1) * mv(i) / (ibq::kmath::sqrt(vv(i)) / sqrt_bc2 + eps);
   });
 }
 

@@ -7,6 +7,7 @@
 // non-finite norm is reported to the caller (who should stop: the step would write NaN into the weights).
 #pragma once
 
+#include "ibq/core/kokkos_compat.hpp"
 #include <cmath>
 
 #include "ibq/nn/param_store.hpp"
@@ -24,7 +25,7 @@ Tensor<double, Space> global_norm_device(const Tensor<T, Space>& g) {
       KOKKOS_LAMBDA(index_t i, double& acc) { acc += double(gv(i)) * double(gv(i)); }, Kokkos::Sum<double, Space>(sq));
   auto nv = norm.view();
   Kokkos::parallel_for("ibq::optim::global_norm_sqrt", range<Space>(1),
-                       KOKKOS_LAMBDA(index_t) { nv(0) = Kokkos::Experimental::sqrt(nv(0)); });
+                       KOKKOS_LAMBDA(index_t) { nv(0) = ibq::kmath::sqrt(nv(0)); });
   return norm;
 }
 template <class T, class Space>
@@ -41,7 +42,7 @@ Tensor<double, Space> clip_grad_norm_device(ParamStore<T, Space>& store, double 
   auto nv = norm.view();
   Kokkos::parallel_for("ibq::optim::clip", range<Space>(store.flat_grads().size()), KOKKOS_LAMBDA(index_t i) {
     const double n = nv(0);
-    if (Kokkos::Experimental::isfinite(n) && n > max_norm) gv(i) *= T(max_norm / (n + 1e-6));
+    if (ibq::kmath::isfinite(n) && n > max_norm) gv(i) *= T(max_norm / (n + 1e-6));
   });
   return norm;
 }

@@ -5,7 +5,7 @@
 //
 // The shadow is one flat buffer laid out like store.flat_values(), so the update is a single kernel and a
 // checkpoint stores it under the parameters' names (ema/<name>). The reference updates every step with a
-// constant decay (ibq-spec.md section 4).
+// constant decay (docs/math.md).
 #pragma once
 
 #include "ibq/nn/param_store.hpp"

@@ -36,7 +36,7 @@ inline double step_drop_lr(double base, double completed_epochs, const std::vect
 
 namespace ibq {
 
-// The AR model's per-step learning rate (ibq-spec.md section 5; VAR's `lr_wd_annealing`, type lin0): a
+// The AR model's per-step learning rate (docs/math.md; VAR's `lr_wd_annealing`, type lin0): a
 // linear warm-up from wp0 x peak to peak over `warmup` steps, flat for the first `flat` fraction of the
 // remaining steps, then linear down to wpe x peak at the last step (total - 1).
 inline double ar_lr(double peak, long step, long total, long warmup, double wp0 = 0.005, double wpe = 0.1,

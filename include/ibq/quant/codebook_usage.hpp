@@ -11,6 +11,7 @@
 // an evaluation loop copies only a few scalars to the host, never the indices.
 #pragma once
 
+#include "ibq/core/kokkos_compat.hpp"
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
@@ -84,7 +85,7 @@ void codebook_stats(const Kokkos::View<usage_count_t*, Space>& counts, index_t n
       KOKKOS_LAMBDA(index_t k, double& h) {
         if (cv(k) > 0) {
           const double p = double(cv(k)) * inv_n;
-          h -= p * Kokkos::Experimental::log(p);
+          h -= p * ibq::kmath::log(p);
         }
       },
       entropy);

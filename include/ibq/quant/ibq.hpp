@@ -6,7 +6,8 @@
 //   auto loss = rec + q.quant_loss + 0.05 * q.entropy_loss;     // q.z_q goes to post_quant_conv
 //   auto zq = quant.codebook_entry(tape, q.indices, B, H, W);   // tokens -> [B, D, H, W] for decoding
 //
-// Spec: /work/shared/reference/ibq-spec.md section 1.1. The code is selected by the largest raw inner product
+// Math: docs/math.md (from the IBQ paper, arXiv 2412.02692, and TencentARC/SEED-Voken's
+// IndexPropagationQuantize). The code is selected by the largest raw inner product
 // z.E_k (not the nearest code), and the straight-through estimator acts on the categorical index:
 // one_hot = hard - sg(softmax) + softmax, z_q = one_hot E. Its forward value is E[ind], but its gradient
 // reaches every code through the softmax, which is what keeps all K codes in use.

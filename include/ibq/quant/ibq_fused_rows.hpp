@@ -10,6 +10,7 @@
 // bit (FMA contraction); every rank of a job runs on the same kind of CPU in practice.
 #pragma once
 
+#include "ibq/core/kokkos_compat.hpp"
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
@@ -55,7 +56,7 @@ KOKKOS_FORCEINLINE_FUNCTION float exp_nonpositive(float x) {
   return under ? 0.0f : (p * r * r + r + 1.0f) * scale;
 #endif
 }
-KOKKOS_FORCEINLINE_FUNCTION double exp_nonpositive(double x) { return Kokkos::Experimental::exp(x); }
+KOKKOS_FORCEINLINE_FUNCTION double exp_nonpositive(double x) { return ibq::kmath::exp(x); }
 
 // What the forward pass keeps of a row of logits l: arg = argmax (lowest index on ties), max = l[arg],
 // log_s1 = log sum exp(l - max), log_st = log sum exp((l - max) / tau), entropy = -sum q log q for
@@ -87,14 +88,14 @@ KOKKOS_FORCEINLINE_FUNCTION FusedRow<T> fused_forward_row_impl(T* li, index_t K,
       w += eq * ds;
       li[k] = eq;
     }
-    r.log_st = Kokkos::Experimental::log(st);
+    r.log_st = ibq::kmath::log(st);
     r.entropy = r.log_st - w / st;  // -sum q log q = log S - sum q (s - max s), s = l / tau
     r.inv_st = T(1) / st;
   } else {
     IBQ_SIMD_REDUCE(+, s1)
     for (index_t k = 0; k < K; ++k) s1 += exp_nonpositive(li[k] - m);
   }
-  r.log_s1 = Kokkos::Experimental::log(s1);
+  r.log_s1 = ibq::kmath::log(s1);
   return r;
 }
 

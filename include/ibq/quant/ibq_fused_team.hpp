@@ -10,6 +10,7 @@
 // passes. The results equal the thread-per-row version's up to the order of summation.
 #pragma once
 
+#include "ibq/core/kokkos_compat.hpp"
 #include "ibq/quant/ibq_fused_rows.hpp"
 
 namespace ibq::detail {
@@ -31,7 +32,7 @@ KOKKOS_INLINE_FUNCTION FusedRow<T> fused_forward_row_team(const Member& tm, T* l
   T s1 = 0;
   Kokkos::parallel_reduce(
       TeamThreadRange(tm, K), [&](index_t k, T& acc) { acc += exp_nonpositive(li[k] - m); }, s1);
-  r.log_s1 = Kokkos::Experimental::log(s1);
+  r.log_s1 = ibq::kmath::log(s1);
   if (ent) {
     T st = 0, w = 0;
     Kokkos::parallel_reduce(
@@ -46,7 +47,7 @@ KOKKOS_INLINE_FUNCTION FusedRow<T> fused_forward_row_team(const Member& tm, T* l
     // every thread has finished reading the row (a reduction's result reaches a thread only once all have
     // contributed), so the row can now be overwritten with q's numerators
     Kokkos::parallel_for(TeamThreadRange(tm, K), [&](index_t k) { li[k] = exp_nonpositive((li[k] - m) * inv_tau); });
-    r.log_st = Kokkos::Experimental::log(st);
+    r.log_st = ibq::kmath::log(st);
     r.entropy = r.log_st - w / st;
     r.inv_st = T(1) / st;
   }

@@ -14,6 +14,7 @@
 // legacy = true keeps taming's swapped weights (beta on the codebook term), which VQModel trains with.
 #pragma once
 
+#include "ibq/core/kokkos_compat.hpp"
 #include <climits>
 #include <cstdint>
 #include <string>
@@ -74,7 +75,7 @@ Tensor<T, Space> vq_l2_normalized(const Tensor<T, Space>& x, index_t rows, index
   Kokkos::parallel_for("ibq::quant::vq_l2_normalize", range<Space>(rows), KOKKOS_LAMBDA(index_t r) {
     T s = T(0);
     for (index_t d = 0; d < D; ++d) s += xv(r * D + d) * xv(r * D + d);
-    const T nrm = Kokkos::Experimental::sqrt(s);
+    const T nrm = ibq::kmath::sqrt(s);
     const T den = nrm > T(1e-12) ? nrm : T(1e-12);
     for (index_t d = 0; d < D; ++d) yv(r * D + d) = xv(r * D + d) / den;
   });

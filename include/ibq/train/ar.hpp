@@ -1,4 +1,4 @@
-// ibq/train/ar.hpp — training the class-conditional AR transformer on a token dataset (ibq-spec.md section 5).
+// ibq/train/ar.hpp — training the class-conditional AR transformer on a token dataset (docs/math.md).
 //
 //   ibq::TokenDataset data(paths);                         // from ibq-tokenize
 //   ibq::ArTrainer<float> trainer(model, data, cfg, comm);

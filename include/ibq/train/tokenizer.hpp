@@ -6,7 +6,7 @@
 //   trainer.save("run/ckpt.h5", {"tokenizer", ...});      // params, ema, optim, rng, metrics
 //   trainer.resume("run/ckpt.h5");                        // exact: the next step is the one that was next
 //
-// One step (ibq-spec.md section 4): one forward pass; with the GAN on (gan.gen_loss_weight > 0, from step
+// One step (docs/math.md): one forward pass; with the GAN on (gan.gen_loss_weight > 0, from step
 // gan.disc_start), the discriminator step first, on the detached reconstruction:
 //   L_D = disc_factor (hinge(D(x), D(sg x_hat)) + w_lecam R_LeCam)       (real and fake in separate calls)
 // then the generator step against the updated discriminator:
@@ -62,7 +62,7 @@ inline LrSchedule parse_lr_schedule(const std::string& s) {
   IBQ_THROW("train.lr_schedule = '" << s << "' is not a schedule; use step (constant with drops) or cosine");
 }
 
-// The adversarial terms (ibq-spec.md section 3). gen_loss_weight = 0 and no adaptive weight: no GAN.
+// The adversarial terms (docs/math.md). gen_loss_weight = 0 and no adaptive weight: no GAN.
 struct GanTrainConfig {
   double gen_loss_weight = 0.0;  // the reference: 0.1 (its constant generator weight)
   DiscriminatorConfig disc;
