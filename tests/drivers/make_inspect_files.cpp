@@ -2,8 +2,9 @@
 // inspects exactly what the drivers produce (and needs no Python):
 //   DIR/ckpt.h5    save_checkpoint: params, a buffer, Adam moments, a metrics series holding a NaN, config
 //   DIR/shard.h5   write_image_shard: 4 RGB images of 2x3 pixels with class names
-//   DIR/tokens.h5  a token dataset as docs/formats.md lays it out: tokens int32 [N, H, W] (chunked, compressed),
-//                  labels, attributes codebook_size, grid (an int64 array) and the tokenizer's path
+//   DIR/tokens.h5  shaped like a token dataset (docs/formats.md): tokens int32 [N, H, W] (chunked, compressed),
+//                  labels, attributes codebook_size and the tokenizer's path; one int64 array attribute,
+//                  grid, stands in for grid_h and grid_w so that array attributes are printed too
 // and, for --plot, checkpoints whose metrics/ series look like real runs' (the names, lengths and shapes
 // the training drivers record; values that fall and rise the way such runs do):
 //   DIR/tok.h5        ibq-train-tokenizer without the GAN: step, loss, l1, quant_loss, sample_entropy,
