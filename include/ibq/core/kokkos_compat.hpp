@@ -14,8 +14,6 @@
 
 namespace ibq {
 
-inline constexpr bool kokkos4 = KOKKOS_VERSION >= 40000;
-
 namespace kmath {
 #if KOKKOS_VERSION >= 40000
 using Kokkos::cos;
