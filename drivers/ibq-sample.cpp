@@ -3,11 +3,12 @@
 //   ibq-sample --input.checkpoint runs/fmnist-ar/ckpt-00003752.h5 --sample.cfg 2.0 --output.png grid.png
 //
 // The AR model is rebuilt from the configuration stored in its checkpoint; the tokenizer is the one its
-// token dataset names (tokenizer_checkpoint attribute) unless input.tokenizer is given, and its EMA
-// weights decode. Each requested class gets sample.per_class images: the PNG grid has one row per class,
+// token dataset names (tokenizer_checkpoint attribute), or for an imported model (hpc/import_seed_voken.py)
+// the one the checkpoint itself names, unless input.tokenizer is given, and its EMA weights decode. Each requested class gets sample.per_class images: the PNG grid has one row per class,
 // the .npz holds uint8 NHWC images as arr_0 and their int64 class labels as arr_1 (the layout of ADM's
 // class-conditional sampler and evaluation suite; ibq-eval --eval.mode samples reads it), class by class in
-// the order of sample.classes, per_class each. Draws come from the counter-based RNG: the same seed gives the
+// the order of sample.classes, per_class each; output.tokens the token grids (int64 [N, grid, grid], raster
+// order, as arr_0, labels as arr_1), which SEED-Voken's decoder or ibq-reconstruct can take. Draws come from the counter-based RNG: the same seed gives the
 // same images.
 #include <algorithm>
 #include <filesystem>
@@ -49,6 +50,8 @@ int main(int argc, char** argv) {
                                                  "or padded to more, as the quick start's 32x32)")
         .add<std::string>("output.png", "samples.png", "PNG grid, one row per class (none or empty: no grid)")
         .add<std::string>("output.npz", "", "uint8 NHWC images as arr_0, class by class (none or empty: no file)")
+        .add<std::string>("output.tokens", "", "int64 token grids [N, grid, grid] as arr_0, labels as arr_1 (.npz; "
+                                               "none or empty: no file)")
         .add<long>("output.scale", 2, "PNG pixel scale")
         .add<bool>("output.overwrite", false, "replace existing output files")
         .add<int>("runtime.threads", 0, "CPU threads (0: OMP_NUM_THREADS or all cores)");
@@ -61,8 +64,9 @@ int main(int argc, char** argv) {
       const std::string p = args.get<std::string>(key);
       return p == "none" ? std::string() : p;
     };
-    const std::string png_path = output_path("output.png"), npz_path = output_path("output.npz");
-    for (const auto& p : {png_path, npz_path})
+    const std::string png_path = output_path("output.png"), npz_path = output_path("output.npz"),
+                      tokens_path = output_path("output.tokens");
+    for (const auto& p : {png_path, npz_path, tokens_path})
       IBQ_CHECK(p.empty() || !fs::exists(p) || args.get<bool>("output.overwrite"),
                 "'" << p << "' exists; pass --output.overwrite=true to replace it");
     ibq::SampleConfig sc;
@@ -87,6 +91,13 @@ int main(int argc, char** argv) {
     ibq::ArTransformer<float> model(mc, 0);
     ibq::load_checkpoint(ckpt, "ar", model.store());
     std::string tok_ckpt = args.get<std::string>("input.tokenizer");
+    ibq::h5::File ar_file(ckpt, ibq::h5::File::Mode::read);
+    if (tok_ckpt.empty() && stored.get<std::string>("data.tokens").empty() &&
+        ar_file.has_attr("/", "tokenizer_checkpoint")) {
+      // An imported model names its tokenizer, relative to its own folder.
+      const fs::path named = ar_file.attr_string("/", "tokenizer_checkpoint");
+      tok_ckpt = (named.is_absolute() ? named : fs::path(ckpt).parent_path() / named).string();
+    }
     if (tok_ckpt.empty()) {
       const std::string tokens = stored.get<std::string>("data.tokens");
       const auto files = fs::exists(tokens) ? std::vector<std::string>{tokens} : ibq::list_shards(tokens);
@@ -116,11 +127,13 @@ int main(int argc, char** argv) {
               << ", top-p " << sc.top_p << ", seed " << sc.seed << "; tokenizer " << tok_ckpt << "\n";
     const ibq::index_t R = tok.config.ae.resolution, C = tok.config.ae.out_ch;
     std::vector<std::uint8_t> pixels;
+    std::vector<std::int32_t> all_tokens;
     ibq::cli::Progress bar("sample", ibq::index_t(labels.size()), 10.0, false);
     for (std::size_t first = 0; first < labels.size(); first += std::size_t(batch)) {
       const std::size_t n = std::min(labels.size() - first, std::size_t(batch));
       const std::vector<std::int32_t> part(labels.begin() + std::ptrdiff_t(first), labels.begin() + std::ptrdiff_t(first + n));
       const auto tokens = ibq::sample_tokens(model, part, sc, first);
+      if (!tokens_path.empty()) all_tokens.insert(all_tokens.end(), tokens.begin(), tokens.end());
       const auto images = tok.model->decode(
           ibq::Tensor<std::int32_t>::from_host(ibq::Shape{ibq::index_t(n), mc.grid, mc.grid}, tokens));
       const auto u8 = ibq::to_uint8_nhwc(images);
@@ -149,6 +162,13 @@ int main(int argc, char** argv) {
                                  ibq::npz_int64("arr_1", labels)});
       std::cout << "wrote " << npz_path << " (arr_0 uint8 [" << labels.size() << ", " << R << ", " << R << ", " << C
                 << "], arr_1 int64 labels)\n";
+    }
+    if (!tokens_path.empty()) {
+      auto grids = ibq::npz_int64("arr_0", all_tokens);
+      grids.shape = {ibq::index_t(labels.size()), mc.grid, mc.grid};
+      ibq::write_npz(tokens_path, {grids, ibq::npz_int64("arr_1", labels)});
+      std::cout << "wrote " << tokens_path << " (arr_0 int64 tokens [" << labels.size() << ", " << mc.grid << ", "
+                << mc.grid << "], arr_1 int64 labels)\n";
     }
     return 0;
   });

@@ -50,7 +50,7 @@ sudo_if() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # Debian packages
 core_pkgs=(build-essential cmake ninja-build pkg-config libeigen3-dev libopenblas-openmp-dev libopenblas0-openmp libdnnl-dev libopenmpi-dev openmpi-bin
   libhdf5-dev hdf5-tools libboost-program-options-dev catch2 libtrilinos-kokkos-dev libpng-dev libjpeg-dev zlib1g-dev
-  dataset-fashion-mnist dpkg-dev xz-utils python3 python3-numpy gnuplot-nox)
+  dataset-fashion-mnist dpkg-dev xz-utils python3 python3-numpy python3-h5py gnuplot-nox)
 [ "$with_torch" = 1 ] && core_pkgs+=(python3-torch python3-torchvision python3-h5py python3-numpy python3-scipy python3-skimage python3-pil)
 [ "$with_slurm" = 1 ] && core_pkgs+=(slurm-wlm slurm-client munge)
 
