@@ -1,5 +1,6 @@
-// .npz: numpy.savez's file read back; ours written and read back with the .npy header numpy expects
-// (64-byte aligned, C-order uint8); refusals of a missing member and of a file that is no archive.
+// .npz: numpy.savez's file read back (uint8 whole and by rows, float64/float32 statistics as ADM's
+// reference batches hold them); ours written and read back with the .npy header numpy expects (64-byte
+// aligned, C-order uint8); refusals of a missing member, a wrong dtype and a file that is no archive.
 #include <catch2/catch.hpp>
 
 #include <fstream>
@@ -63,6 +64,24 @@ TEST_CASE("npz: int64 labels (arr_1, as ADM's class-conditional sampler writes t
   std::ifstream in(path, std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   CHECK(bytes.find("{'descr': '<i8', 'fortran_order': False, 'shape': (5,), }") != std::string::npos);
-  REQUIRE_THROWS_WITH(read_npz_uint8(path, "arr_1"), Catch::Contains("is not a C-order uint8 array"));
-  REQUIRE_THROWS_WITH(read_npz_int64(path, "arr_0"), Catch::Contains("is not a C-order int64 array"));
+  REQUIRE_THROWS_WITH(read_npz_uint8(path, "arr_1"), Catch::Contains("has dtype <i8, expected |u1"));
+  REQUIRE_THROWS_WITH(read_npz_int64(path, "arr_0"), Catch::Contains("has dtype |u1, expected <i8"));
+}
+
+TEST_CASE("npz: ADM-style float statistics and rows read without loading the rest", "[io][npz]") {
+  const std::string path = std::string(IBQ_SOURCE_DIR) + "/tests/fixtures/numpy_savez.npz";
+  std::vector<index_t> shape;
+  const auto mu = read_npz_float64(path, "mu", &shape);
+  REQUIRE(shape == std::vector<index_t>{3});
+  CHECK(mu == std::vector<double>{0.125, -2.5, 1e-300});
+  const auto sigma = read_npz_float64(path, "sigma", &shape);  // float32, widened exactly
+  REQUIRE(shape == std::vector<index_t>{2, 2});
+  CHECK(sigma == std::vector<double>{1.0, 0.5, 0.5, 0.25});
+  REQUIRE_THROWS_WITH(read_npz_float64(path, "arr_0"), Catch::Contains("has dtype |u1, expected float64 or float32"));
+  NpzRows rows(path, "arr_0");
+  REQUIRE(rows.rows() == 2);
+  const auto second = rows.read(1, 1);
+  REQUIRE(second.size() == 36);
+  for (std::size_t i = 0; i < second.size(); ++i) CHECK(second[i] == std::uint8_t((36 + i) * 7 % 256));
+  REQUIRE_THROWS_WITH(rows.read(1, 2), Catch::Contains("rows [1, 3) outside 'arr_0' of 2 rows"));
 }
