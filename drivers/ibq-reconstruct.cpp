@@ -4,7 +4,8 @@
 //   ibq-reconstruct --input.checkpoint runs/quickstart/ckpt-00002000.h5 --output.grid runs/quickstart/recon.png
 //
 // The model and data options are read from the configuration stored in the checkpoint, so the images are
-// prepared exactly as in training. Metrics follow the reference evaluation (docs/math.md): EMA
+// prepared exactly as in training; data.images names other shards (an imported SEED-Voken checkpoint,
+// hpc/import_seed_voken.py, stores no data: e.g. ImageNet's validation set from ibq-prepare-data). Metrics follow the reference evaluation (docs/math.md): EMA
 // weights by default, reconstructions clamped to [-1, 1] and quantised to uint8, PSNR/SSIM as scikit-image
 // computes them, averaged over images; utilisation = distinct codes over the whole set / K.
 //
@@ -36,6 +37,8 @@ int main(int argc, char** argv) {
         .add<std::string>("input.weights", "ema", "ema (the reference's evaluation weights) or params")
         .add<std::string>("data.split", "test", "test or train")
         .add<long>("data.limit", 0, "reconstruct only the first N images (0: the whole split)")
+        .add<std::string>("data.images", "", "HDF5 image shards (ibq-prepare-data) to reconstruct instead of the split "
+                                             "the checkpoint names; an imported checkpoint names none")
         .add<long>("eval.batch_size", 100, "images per forward pass")
         .add<std::string>("output.grid", "", "PNG file for the grid (empty: no grid)")
         .add<long>("output.grid_columns", 16, "images per grid row")
@@ -65,8 +68,8 @@ int main(int argc, char** argv) {
     const auto& stored = loaded.stored;
     const auto& model_cfg = loaded.config;
     const auto& model = *loaded.model;
-    const auto source = ibq::cli::load_tokenizer_images(stored, split);
-    source->truncate(args.get<long>("data.limit"));
+    const auto source = ibq::cli::evaluation_images(stored, split, args.get<std::string>("data.images"),
+                                                    args.get<long>("data.limit"));
     const ibq::ImageSource& set = *source;
     const ibq::index_t H = set.height, W = set.width, C = set.channels;
     std::vector<ibq::index_t> order(set.count);

@@ -124,6 +124,32 @@ inline TokenizerConfig tokenizer_config(const Args& a) {
   return c;
 }
 
+// Images from HDF5 shards: `list` is comma-separated shard files or ibq-prepare-data base names
+// (OUT.h5 -> OUT-00000.h5, ...); `key` names the option in errors. Read a batch at a time, or all at once.
+inline std::unique_ptr<ImageSource> open_shard_images(const std::string& list, const std::string& key, bool preload) {
+  std::vector<std::string> files;
+  std::stringstream ss(list);
+  for (std::string f; std::getline(ss, f, ',');) {
+    if (f.empty()) continue;
+    const auto shards = std::filesystem::exists(f) ? std::vector<std::string>{f} : list_shards(f);
+    IBQ_CHECK(!shards.empty(), key << ": neither '" << f << "' nor its shards '" << shard_path(f, 0)
+                                   << "', ... exist; make them with ibq-prepare-data");
+    files.insert(files.end(), shards.begin(), shards.end());
+  }
+  IBQ_CHECK(!files.empty(), key << " lists no shard files; make them with ibq-prepare-data and list them here");
+  auto streamed = std::make_unique<ShardedImages>(files);  // checks that every shard has one geometry
+  if (!preload) return streamed;
+  auto mem = std::make_unique<ImageSet>();
+  mem->count = streamed->count, mem->channels = streamed->channels;
+  mem->height = streamed->height, mem->width = streamed->width;
+  mem->pixels.resize(std::size_t(mem->count * mem->image_size()));
+  mem->labels.resize(std::size_t(mem->count));
+  std::vector<index_t> rows(std::size_t(mem->count));
+  for (index_t i = 0; i < mem->count; ++i) rows[std::size_t(i)] = i;
+  streamed->gather(rows.data(), mem->count, mem->pixels.data(), mem->labels.data());
+  return mem;
+}
+
 // The training or test split in [-1, 1], shaped as the model expects: in memory (Fashion-MNIST, or shards
 // with data.preload) or read from the shards a batch at a time.
 inline std::unique_ptr<ImageSource> load_tokenizer_images(const Args& a, const std::string& split) {
@@ -138,36 +164,32 @@ inline std::unique_ptr<ImageSource> load_tokenizer_images(const Args& a, const s
     set = std::move(mem);
   } else if (source == "shards") {
     const std::string key = split == "train" ? "data.train" : "data.test";
-    std::vector<std::string> files;
-    std::stringstream ss(a.get<std::string>(key));
-    // Each entry is a shard file, or the base name given to ibq-prepare-data (OUT.h5 -> OUT-00000.h5, ...).
-    for (std::string f; std::getline(ss, f, ',');) {
-      if (f.empty()) continue;
-      const auto shards = std::filesystem::exists(f) ? std::vector<std::string>{f} : list_shards(f);
-      IBQ_CHECK(!shards.empty(), key << ": neither '" << f << "' nor its shards '" << shard_path(f, 0)
-                                     << "', ... exist; make them with ibq-prepare-data");
-      files.insert(files.end(), shards.begin(), shards.end());
-    }
-    IBQ_CHECK(!files.empty(), key << " lists no shard files; make them with ibq-prepare-data and list them here");
-    auto streamed = std::make_unique<ShardedImages>(files);  // checks that every shard has one geometry
-    if (a.get<bool>("data.preload")) {
-      auto mem = std::make_unique<ImageSet>();
-      mem->count = streamed->count, mem->channels = streamed->channels;
-      mem->height = streamed->height, mem->width = streamed->width;
-      mem->pixels.resize(std::size_t(mem->count * mem->image_size()));
-      mem->labels.resize(std::size_t(mem->count));
-      std::vector<index_t> rows(std::size_t(mem->count));
-      for (index_t i = 0; i < mem->count; ++i) rows[std::size_t(i)] = i;
-      streamed->gather(rows.data(), mem->count, mem->pixels.data(), mem->labels.data());
-      set = std::move(mem);
-    } else {
-      set = std::move(streamed);
-    }
+    set = open_shard_images(a.get<std::string>(key), key, a.get<bool>("data.preload"));
   } else {
     IBQ_THROW("data.source = '" << source << "' is not a data source; use fashion-mnist or shards");
   }
   scale_to_unit_range(*set);
   set->truncate(a.get<long>(split == "train" ? "data.train_limit" : "data.test_limit"));
+  return set;
+}
+
+// The images a tokenizer is evaluated on: `images` (shards, the data.images option of ibq-reconstruct and
+// ibq-eval; needed for imported checkpoints, which store no data) when given, else the split stored in the
+// checkpoint's configuration. In [-1, 1], limited to the first `limit` (0: all).
+inline std::unique_ptr<ImageSource> evaluation_images(const Args& stored, const std::string& split,
+                                                      const std::string& images, long limit) {
+  if (images.empty()) {
+    IBQ_CHECK(stored.get<std::string>("data.source") != "shards" ||
+                  !stored.get<std::string>(split == "train" ? "data.train" : "data.test").empty(),
+              "the checkpoint names no " << split << " images (an imported checkpoint?): give them with "
+                                         "--data.images=SHARDS (ibq-prepare-data's output)");
+    auto set = load_tokenizer_images(stored, split);
+    set->truncate(limit);
+    return set;
+  }
+  auto set = open_shard_images(images, "data.images", false);
+  scale_to_unit_range(*set);
+  set->truncate(limit);
   return set;
 }
 

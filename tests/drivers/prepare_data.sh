@@ -71,6 +71,37 @@ run 0 --input.dir "$dir/in" --output.path "$dir/shards/part.h5" --output.shard_s
 has stderr "removed stale shard '$dir/shards/part-00001.h5'"
 [ "$(ls "$dir/shards")" = "part-00000.h5" ] || fail "stale shards left: $(ls "$dir/shards")"
 
+# --- the reference's validation preprocessing: data.antialias=false is albumentations' SmallestMaxSize (OpenCV's
+# 2-tap INTER_LINEAR) + CenterCrop; checked on a textured image against PyTorch's bilinear resize (antialias
+# off, align_corners off: the same sampling) and crop, within 1 (the two round differently).
+if /usr/bin/python3 -c "import torch, PIL" 2>/dev/null; then
+  mkdir -p "$dir/texture/cls"
+  /usr/bin/python3 - "$dir/texture/cls/t.png" <<'PY' || fail "could not write the textured image"
+import sys, numpy as np
+from PIL import Image
+y, x = np.mgrid[0:97, 0:131]
+img = np.stack([128 + 100 * np.sin(x / 3.0 + y / 7.0), 128 + 90 * np.cos(x * y / 150.0), (7 * x + 13 * y) % 256], -1)
+Image.fromarray(img.clip(0, 255).astype(np.uint8)).save(sys.argv[1])
+PY
+  run 0 --input.dir "$dir/texture" --output.path "$dir/texture.h5" --data.resolution 32 --data.antialias=false
+  /usr/bin/python3 - "$dir/texture/cls/t.png" "$dir/texture.h5" <<'PY' || fail "antialias=false is not the reference's bilinear"
+import sys, h5py, numpy as np, torch, torch.nn.functional as F
+from PIL import Image
+src = torch.from_numpy(np.asarray(Image.open(sys.argv[1])).astype(np.float64)).permute(2, 0, 1)[None]
+h, w = src.shape[2:]
+nh, nw = (32, int(round(w * 32 / h))) if h <= w else (int(round(h * 32 / w)), 32)
+r = F.interpolate(src, size=(nh, nw), mode="bilinear", align_corners=False)[0].permute(1, 2, 0)
+top, left = (nh - 32) // 2, (nw - 32) // 2
+want = r[top:top + 32, left:left + 32].round().clamp(0, 255).numpy()
+got = h5py.File(sys.argv[2], "r")["images"][0].astype(np.float64)
+d = np.abs(got - want).max()
+print("antialias=false vs PyTorch bilinear + centre crop: max difference %g (of 255)" % d)
+sys.exit(0 if d <= 1 else 1)
+PY
+else
+  fail "PyTorch and PIL are needed under /usr/bin/python3 for the preprocessing check (hpc/setup.sh --with-torch)"
+fi
+
 # --- bad input: one error line, non-zero exit ----------------------------------------------------------------
 run 1 --input.dir "$dir/nothing" --output.path "$dir/x.h5"
 has stderr "ibq-prepare-data: error: input folder '$dir/nothing' does not exist"
