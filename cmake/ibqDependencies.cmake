@@ -47,6 +47,12 @@ if(IBQ_BLAS STREQUAL "OpenBLAS")
   find_path(IBQ_CBLAS_INCLUDE NAMES cblas.h PATH_SUFFIXES openblas)
   if(IBQ_OPENBLAS_LIB AND IBQ_CBLAS_INCLUDE)
     set(IBQ_CBLAS_LIBRARY "${IBQ_OPENBLAS_LIB}")
+    # OpenBLAS normally bundles LAPACK: the FID's 2048x2048 eigen-decompositions then run in its threaded
+    # dsyevd (about 10x Eigen's single-threaded solver). Checked by linking, since builds without it exist.
+    include(CheckCXXSourceCompiles)
+    set(CMAKE_REQUIRED_LIBRARIES "${IBQ_OPENBLAS_LIB}")
+    check_cxx_source_compiles("extern \"C\" void dsyevd_(); int main() { dsyevd_(); return 0; }" IBQ_OPENBLAS_HAS_LAPACK)
+    unset(CMAKE_REQUIRED_LIBRARIES)
   else()
     message(WARNING "ibq: OpenBLAS not found (install libopenblas-openmp-dev); host GEMM falls back to Eigen")
   endif()
@@ -55,7 +61,8 @@ if(NOT TARGET ibq_host_blas)
   add_library(ibq_host_blas INTERFACE IMPORTED)
   if(IBQ_CBLAS_LIBRARY)
     set_target_properties(ibq_host_blas PROPERTIES INTERFACE_LINK_LIBRARIES "${IBQ_CBLAS_LIBRARY}"
-      INTERFACE_INCLUDE_DIRECTORIES "${IBQ_CBLAS_INCLUDE}" INTERFACE_COMPILE_DEFINITIONS IBQ_HAVE_CBLAS)
+      INTERFACE_INCLUDE_DIRECTORIES "${IBQ_CBLAS_INCLUDE}"
+      INTERFACE_COMPILE_DEFINITIONS "IBQ_HAVE_CBLAS$<$<BOOL:${IBQ_OPENBLAS_HAS_LAPACK}>:;IBQ_HAVE_LAPACK>")
   endif()
 endif()
 

@@ -16,10 +16,17 @@
 
 #include <Eigen/Dense>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "ibq/core/config.hpp"
 #include "ibq/core/error.hpp"
+
+#if defined(IBQ_HAVE_LAPACK)
+extern "C" void dsyevd_(const char* jobz, const char* uplo, const int* n, double* a, const int* lda, double* w,
+                        double* work, const int* lwork, int* iwork, const int* liwork, int* info);
+#endif
 
 namespace ibq::metrics {
 
@@ -48,21 +55,45 @@ Gaussian fit_gaussian(const T* rows, index_t n, index_t dim) {
   return g;
 }
 
+// Eigenvalues of a symmetric matrix (its lower triangle is read), and with `vectors` its eigenvectors in
+// *vectors. LAPACK's dsyevd (threaded, divide and conquer) where the BLAS provides it: at FID's 2048
+// dimensions it takes a fraction of a second where Eigen's single-threaded solver takes seconds.
+inline Eigen::VectorXd symmetric_eigen(const Eigen::MatrixXd& m, Eigen::MatrixXd* vectors = nullptr) {
+#if defined(IBQ_HAVE_LAPACK)
+  Eigen::MatrixXd a = 0.5 * (m + m.transpose());
+  const int n = int(a.rows()), lda = std::max(1, n);
+  Eigen::VectorXd w(n);
+  const char jobz = vectors ? 'V' : 'N', uplo = 'L';
+  int info = 0, lwork = -1, liwork = -1, iwork_query = 0;
+  double work_query = 0;
+  dsyevd_(&jobz, &uplo, &n, a.data(), &lda, w.data(), &work_query, &lwork, &iwork_query, &liwork, &info);
+  lwork = int(work_query), liwork = iwork_query;
+  std::vector<double> work(std::size_t(std::max(1, lwork)));
+  std::vector<int> iwork(std::size_t(std::max(1, liwork)));
+  dsyevd_(&jobz, &uplo, &n, a.data(), &lda, w.data(), work.data(), &lwork, iwork.data(), &liwork, &info);
+  IBQ_CHECK(info == 0, "symmetric_eigen: LAPACK dsyevd failed (info " << info << ")");
+  if (vectors) *vectors = std::move(a);
+  return w;
+#else
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(0.5 * (m + m.transpose()),
+                                                     vectors ? Eigen::ComputeEigenvectors : Eigen::EigenvaluesOnly);
+  IBQ_CHECK(eig.info() == Eigen::Success, "symmetric_eigen: the eigen-decomposition did not converge");
+  if (vectors) *vectors = eig.eigenvectors();
+  return eig.eigenvalues();
+#endif
+}
+
 // The symmetric square root of a symmetric positive semi-definite matrix.
 inline Eigen::MatrixXd sqrt_psd(const Eigen::MatrixXd& m) {
-  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(0.5 * (m + m.transpose()));
-  IBQ_CHECK(eig.info() == Eigen::Success, "sqrt_psd: the eigen-decomposition did not converge");
-  const Eigen::VectorXd r = eig.eigenvalues().cwiseMax(0.0).cwiseSqrt();
-  return eig.eigenvectors() * r.asDiagonal() * eig.eigenvectors().transpose();
+  Eigen::MatrixXd v;
+  const Eigen::VectorXd r = symmetric_eigen(m, &v).cwiseMax(0.0).cwiseSqrt();
+  return v * r.asDiagonal() * v.transpose();
 }
 
 // tr((S_a S_b)^(1/2)), through the symmetric form tr((A S_b A)^(1/2)), A = S_a^(1/2).
 inline double trace_sqrt_product(const Eigen::MatrixXd& sa, const Eigen::MatrixXd& sb) {
   const Eigen::MatrixXd a = sqrt_psd(sa);
-  const Eigen::MatrixXd m = a * sb * a;
-  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(0.5 * (m + m.transpose()), Eigen::EigenvaluesOnly);
-  IBQ_CHECK(eig.info() == Eigen::Success, "frechet_distance: the eigen-decomposition did not converge");
-  return eig.eigenvalues().cwiseMax(0.0).cwiseSqrt().sum();
+  return symmetric_eigen(a * sb * a).cwiseMax(0.0).cwiseSqrt().sum();
 }
 
 inline double frechet_distance(const Gaussian& a, const Gaussian& b) {
