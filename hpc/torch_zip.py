@@ -39,6 +39,13 @@ class FormatError(Exception):
     pass
 
 
+def _product(shape):
+    n = 1
+    for s in shape:
+        n *= int(s)
+    return n
+
+
 class _StorageType:
     def __init__(self, name):
         self.name = name
@@ -76,10 +83,7 @@ class LazyTensor:
 
     @property
     def numel(self):
-        n = 1
-        for s in self.shape:
-            n *= s
-        return n
+        return _product(self.shape)
 
     def numpy(self):
         n = self.numel
@@ -204,10 +208,7 @@ class _TensorOut:
 
     @property
     def numel(self):
-        n = 1
-        for s in self.shape:
-            n *= s
-        return n
+        return _product(self.shape)
 
 
 class _Pickler(pickle._Pickler):

@@ -36,17 +36,24 @@ struct Gaussian {
   index_t count = 0;
 };
 
-// Mean and covariance of n feature rows of dim values each (row-major).
+// n feature rows of dim values each (row-major) as a double matrix; a NaN or inf is an error naming `who`.
 template <class T>
-Gaussian fit_gaussian(const T* rows, index_t n, index_t dim) {
-  IBQ_CHECK(n >= 2 && dim >= 1, "fit_gaussian: need at least 2 feature vectors of dimension >= 1, got " << n << " of " << dim);
+Eigen::MatrixXd feature_matrix(const T* rows, index_t n, index_t dim, const char* who) {
   Eigen::MatrixXd x(n, dim);
   for (index_t i = 0; i < n; ++i)
     for (index_t j = 0; j < dim; ++j) {
       const double v = double(rows[i * dim + j]);
-      IBQ_CHECK(std::isfinite(v), "fit_gaussian: feature " << j << " of vector " << i << " is " << v);
+      IBQ_CHECK(std::isfinite(v), who << ": feature " << j << " of vector " << i << " is " << v);
       x(i, j) = v;
     }
+  return x;
+}
+
+// Mean and covariance of n feature rows of dim values each (row-major).
+template <class T>
+Gaussian fit_gaussian(const T* rows, index_t n, index_t dim) {
+  IBQ_CHECK(n >= 2 && dim >= 1, "fit_gaussian: need at least 2 feature vectors of dimension >= 1, got " << n << " of " << dim);
+  Eigen::MatrixXd x = feature_matrix(rows, n, dim, "fit_gaussian");
   Gaussian g;
   g.count = n;
   g.mean = x.colwise().mean().transpose();

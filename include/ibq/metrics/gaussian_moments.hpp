@@ -27,13 +27,7 @@ class GaussianMoments {
   template <class T>
   void add(const T* rows, index_t n) {
     if (n <= 0) return;
-    Eigen::MatrixXd x(n, dim_);
-    for (index_t i = 0; i < n; ++i)
-      for (index_t j = 0; j < dim_; ++j) {
-        const double v = double(rows[i * dim_ + j]);
-        IBQ_CHECK(std::isfinite(v), "GaussianMoments: feature " << j << " of vector " << i << " is " << v);
-        x(i, j) = v;
-      }
+    const Eigen::MatrixXd x = feature_matrix(rows, n, dim_, "GaussianMoments");
     buf_[0] += double(n);
     Eigen::Map<Eigen::VectorXd>(buf_.data() + 1, dim_) += x.colwise().sum().transpose();
     Eigen::Map<Eigen::MatrixXd> outer(buf_.data() + 1 + dim_, dim_, dim_);
