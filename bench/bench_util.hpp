@@ -94,6 +94,24 @@ inline std::map<std::string, double> last_json(const std::string& text) {
   return parse_flat_json(pos == std::string::npos ? (text.rfind('{', 0) == 0 ? text : "") : text.substr(pos + 1));
 }
 
+// The CPU's model name (/proc/cpuinfo) and its logical CPU count, for report headers.
+inline std::string cpu_model() {
+  std::string name = "unknown CPU";
+  if (FILE* f = std::fopen("/proc/cpuinfo", "r")) {
+    char line[512];
+    while (std::fgets(line, sizeof line, f)) {
+      const std::string s = line;
+      if (s.rfind("model name", 0) != 0) continue;
+      const std::size_t start = s.find_first_not_of(" \t\n", s.find(':') + 1);
+      if (s.find(':') != std::string::npos && start != std::string::npos) name = s.substr(start);
+      while (!name.empty() && (name.back() == '\n' || name.back() == ' ')) name.pop_back();
+      break;
+    }
+    std::fclose(f);
+  }
+  return name + " (" + std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) + " logical CPUs)";
+}
+
 // Resident memory now and the process's peak so far, in MiB.
 inline double resident_mib() {
   long pages = 0, resident = 0;

@@ -3,6 +3,7 @@
 #
 #   bench/run_bench.sh [THREADS] [BENCH] [extra bench args]   # default: 2 threads, bench_gemm_conv with its peer
 #   bench/run_bench.sh 2 ibq_quantizer --k 1024,16384           # any binary of bench/ (they run their peers)
+#   bench/run_bench.sh 2 inception --batch 50                  # FID Inception features against pytorch-fid's network
 #   BUILD=build/h-mine bench/run_bench.sh 2 bench_gemm_conv --quick
 #   IBQ_BENCH_MALLOC=default bench/run_bench.sh 2        # glibc's default malloc (see below)
 #

@@ -1,7 +1,7 @@
 # Each benchmark answers --help with its own options (Kokkos's ScopeGuard used to answer with Kokkos's).
 # Cheap: nothing is timed and Kokkos never starts. Only where the benchmarks are built (IBQ_BUILD_BENCH).
 foreach(pair "ibq_quantizer;--block-rows" "tokenizer_step;--preset" "ar_step;--batch"
-             "bench_gemm_conv;--filter" "bench_allreduce;--max-mib")
+             "bench_gemm_conv;--filter" "bench_allreduce;--max-mib" "inception;--weights")
   list(GET pair 0 bench)
   list(GET pair 1 option)
   if(TARGET ${bench})
