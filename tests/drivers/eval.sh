@@ -105,7 +105,7 @@ bad() {  # bad NAME EXPECTED ARGS...: a non-zero exit and one error line naming 
 bad mode "eval.mode must be tokenizer or samples" --eval.mode=gen --eval.classifier="$dir/clf.h5"
 bad window "eval.ssim_window must be uniform or gaussian" --input.checkpoint="$ck" --eval.classifier="$dir/clf.h5" \
   --eval.ssim_window=box
-bad noclf "eval.classifier is required" --input.checkpoint="$ck"
+bad noclf "give eval.inception_weights" --input.checkpoint="$ck"
 bad missingclf "eval.classifier '$dir/none.h5' does not exist" --input.checkpoint="$ck" --eval.classifier="$dir/none.h5"
 bad lpips "eval.lpips_weights '$dir/none.h5' does not exist" --input.checkpoint="$ck" --eval.classifier="$dir/clf.h5" \
   --eval.lpips_weights="$dir/none.h5"

@@ -160,3 +160,11 @@ python3 "$src/experiments/ablations/tabulate.py" "$d/array.sweep" > "$d/tab.log"
 [ "$(grep -c '^| `\(vq\|ibq\)` | \(vq\|ibq\) | [0-9.]*% |' "$IBQ_RESULTS/array.md")" = 2 ] \
   || fail "the table does not list both array entries: $(cat "$IBQ_RESULTS/array.md")"
 echo "job array $arr: 2 entries trained as job steps, evaluated and tabulated"
+
+# 4. Evaluation on 2 tasks (hpc/slurm/evaluate.sbatch): each rank scores half the images, rank 0 writes.
+e=$(cd "$d" && IBQ_ROOT=$src IBQ_BIN=$bin sbatch --parsable --ntasks=2 --cpus-per-task=1 -o "$d/eval.out" \
+      "$src/hpc/slurm/evaluate.sbatch" --input.checkpoint="$d/full/ckpt-00000400.h5" --eval.classifier="$d/clf.h5" \
+      --data.limit=100 --eval.batch_size=25 --output.json="$d/eval.json") || fail "sbatch refused the evaluation"
+wait_done "$e" 180 || fail "evaluation job $e ended $(state "$e"): $(tail -20 "$d/eval.out")"
+grep -q '"images": 100, .*"ranks": 2}' "$d/eval.json" || fail "evaluation JSON: $(cat "$d/eval.json" "$d/eval.out")"
+echo "job $e: ibq-eval on 2 tasks, $(grep -o '"psnr": [0-9.]*' "$d/eval.json")"
