@@ -206,7 +206,7 @@ void evaluate_tokenizer(Context& cx, const std::string& prog) {
   }
   const double psnr = N > identical ? psnr_sum / (double(N) - identical) : INFINITY, ssim = ssim_sum / double(N);
   const double lp = lpips ? lpips_sum / double(N) : NAN;
-  r.str("mode", "tokenizer").str("checkpoint", ckpt).str("weights", weights);
+  r.str("mode", "tokenizer").str("checkpoint", ckpt).str("weights", weights).str("split", images.empty() ? split : "");
   r.str("images_from", images.empty() ? "the checkpoint's " + split + " split" : images).num("images", double(N));
   r.num("psnr", psnr).num("ssim", ssim).str("ssim_window", window).num("lpips", lp);
   r.num("utilisation", utilisation).num("codes_used", double(distinct));
