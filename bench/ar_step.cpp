@@ -68,14 +68,6 @@ int run_child(const std::string& preset, long batch, int reps) {
   std::printf("}\n");
   return 0;
 }
-
-std::string fmt(const std::map<std::string, double>& j, const std::string& key, double scale, const char* f) {
-  const auto it = j.find(key);
-  if (it == j.end()) return "-";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, f, it->second * scale);
-  return buf;
-}
 }  // namespace
 
 constexpr char usage[] =
@@ -139,11 +131,11 @@ int main(int argc, char** argv) {
       if (!ok) std::fprintf(stderr, "  (torch failed)\n");
     }
     const std::string ratio = ours.count("seconds") && torch.count("seconds")
-                                  ? fmt(torch, "seconds", 1.0 / ours["seconds"], "%.2fx")
+                                  ? bench::fmt(torch, "seconds", 1.0 / ours["seconds"], "%.2fx")
                                   : std::string("-");
-    std::printf("| %s | %s | %ld | %s | %s | %s | %s | %s |\n", p.c_str(), fmt(ours, "params", 1, "%.0f").c_str(),
-                batch, fmt(ours, "seconds", 1e3, "%.0f").c_str(), fmt(torch, "seconds", 1e3, "%.0f").c_str(),
-                ratio.c_str(), fmt(ours, "peak_mib", 1, "%.0f").c_str(), fmt(torch, "peak_mib", 1, "%.0f").c_str());
+    std::printf("| %s | %s | %ld | %s | %s | %s | %s | %s |\n", p.c_str(), bench::fmt(ours, "params", 1, "%.0f").c_str(),
+                batch, bench::fmt(ours, "seconds", 1e3, "%.0f").c_str(), bench::fmt(torch, "seconds", 1e3, "%.0f").c_str(),
+                ratio.c_str(), bench::fmt(ours, "peak_mib", 1, "%.0f").c_str(), bench::fmt(torch, "peak_mib", 1, "%.0f").c_str());
     std::fflush(stdout);
     ours_all.push_back(ours);
   }

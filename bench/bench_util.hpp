@@ -127,4 +127,13 @@ inline double peak_resident_mib() {
   return double(u.ru_maxrss) / 1024.0;  // KiB on Linux
 }
 
+// j[key] * scale printed with the printf format f, or "-" when the key is missing (a peer that did not run).
+inline std::string fmt(const std::map<std::string, double>& j, const std::string& key, double scale, const char* f) {
+  const auto it = j.find(key);
+  if (it == j.end()) return "-";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, f, it->second * scale);
+  return buf;
+}
+
 }  // namespace bench

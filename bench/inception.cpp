@@ -73,14 +73,6 @@ int run_child(long batch, long res, int reps, const std::string& weights) {
   std::printf("}\n");
   return 0;
 }
-
-std::string fmt(const std::map<std::string, double>& j, const std::string& key, double scale, const char* f) {
-  const auto it = j.find(key);
-  if (it == j.end()) return "-";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, f, it->second * scale);
-  return buf;
-}
 }  // namespace
 
 constexpr char usage[] =
@@ -161,9 +153,9 @@ int main(int argc, char** argv) {
   for (const auto& [name, j] : rows) {
     const bool timed = j.count("seconds") && j.at("seconds") > 0, both = timed && ours.count("seconds");
     std::printf("| %s | %s | %s | %s | %s |\n", name.c_str(),
-                timed ? fmt({{"r", double(batch) / j.at("seconds")}}, "r", 1, "%.2f").c_str() : "-",
-                fmt(j, "seconds", 1e3, "%.0f").c_str(), fmt(j, "peak_mib", 1, "%.0f").c_str(),
-                both ? fmt(j, "seconds", 1.0 / ours.at("seconds"), "%.2fx").c_str() : "-");
+                timed ? bench::fmt({{"r", double(batch) / j.at("seconds")}}, "r", 1, "%.2f").c_str() : "-",
+                bench::fmt(j, "seconds", 1e3, "%.0f").c_str(), bench::fmt(j, "peak_mib", 1, "%.0f").c_str(),
+                both ? bench::fmt(j, "seconds", 1.0 / ours.at("seconds"), "%.2fx").c_str() : "-");
   }
   std::printf("\n(medians of %d batches after a warm-up; ibq speed-up: the row's time over ibq's; MiB: %s)\n", reps,
               bench::PeakMemory<Space>::what());
