@@ -231,11 +231,11 @@ TEST_CASE("inception layers: the table lists pytorch-fid's 94 BasicConv2d with 2
       {"Mixed_5b.branch1x1", 192}, {"Mixed_5c.branch1x1", 256},   {"Mixed_5d.branch1x1", 288},
       {"Mixed_6a.branch3x3", 288}, {"Mixed_6b.branch1x1", 768},   {"Mixed_7a.branch3x3_1", 768},
       {"Mixed_7b.branch1x1", 1280}, {"Mixed_7c.branch1x1", 2048}};
-  for (const auto& [name, cin] : inputs) {
-    INFO(name);
-    const auto it = std::find_if(specs.begin(), specs.end(), [&](const auto& s) { return s.name == name; });
+  for (const auto& input : inputs) {  // no structured binding: a lambda may not capture one before C++20
+    INFO(input.first);
+    const auto it = std::find_if(specs.begin(), specs.end(), [&](const auto& s) { return s.name == input.first; });
     REQUIRE(it != specs.end());
-    CHECK(it->cin == cin);
+    CHECK(it->cin == input.second);
   }
 }
 
