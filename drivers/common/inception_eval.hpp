@@ -56,12 +56,11 @@ class InceptionEval {
     m.add(out.pool3.to_host().data(), x.dim(0));
   }
 
-  // uint8 NHWC images; the IS parts (when given) get each image's logits in split split_of(i).
+  // n uint8 NHWC images (exactly n * H * W * C bytes); the IS parts (when given) get each image's logits in split split_of(i).
   void add_uint8(const std::vector<std::uint8_t>& nhwc, index_t n, index_t H, index_t W, index_t C,
                  metrics::GaussianMoments& m, metrics::InceptionScoreParts* is = nullptr,
                  const std::function<index_t(index_t)>& split_of = {}) const {
-    const auto out = net_->forward_uint8_nhwc(
-        Tensor<std::uint8_t>::from_host(Shape{n, H, W, C}, std::vector<std::uint8_t>(nhwc.begin(), nhwc.begin() + n * H * W * C)));
+    const auto out = net_->forward_uint8_nhwc(Tensor<std::uint8_t>::from_host(Shape{n, H, W, C}, nhwc));
     m.add(out.pool3.to_host().data(), n);
     if (is) is->add_logits(out.logits.to_host().data(), n, split_of);
   }
