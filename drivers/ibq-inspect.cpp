@@ -7,6 +7,7 @@
 //   ibq-inspect run/model.h5 --tensor params/fc1.weight [--full]
 //   ibq-inspect run/model.h5 --config-only > again.ini # the exact configuration, reusable with --config
 //   ibq-inspect --plot run/model.h5 [--out curves.png] # metrics/ series as one PNG (needs gnuplot)
+//   ibq-inspect --verify run/ckpt-*.h5                 # every checksum; exit 1 naming the first bad tensor
 //
 // The library (ibq/io/h5_walk.hpp) finds, reads and summarises; this file only decides how it looks.
 // The picture is common/plot_curves.hpp's business.
@@ -24,6 +25,7 @@
 
 #include "common/plot_curves.hpp"
 #include "common/runtime.hpp"
+#include "ibq/io/h5_verify.hpp"
 #include "ibq/io/h5_walk.hpp"
 
 namespace {
@@ -37,7 +39,8 @@ constexpr std::size_t values_per_line = 10, edge_lines = 2;  // a summary shows 
 
 struct Settings {
   std::string file, tensor, out;
-  bool stats = true, full = false, config_only = false, plot = false;
+  std::vector<std::string> files;  // --verify takes several
+  bool stats = true, full = false, config_only = false, plot = false, verify = false;
 };
 
 Settings parse(int argc, char** argv) {
@@ -58,9 +61,14 @@ Settings parse(int argc, char** argv) {
       "out", po::value<std::string>(),
       "with --plot: the PNG to write; default: FILE's name with -curves.png beside it (run/ckpt-000100.h5 gives "
       "run/ckpt-000100-curves.png). An existing file is replaced whole, never left half-written")(
-      "file", po::value<std::string>(), "the HDF5 file (also the first positional argument)");
+      "verify", po::bool_switch(),
+      "check FILE... whole: every dataset read through its Fletcher32 checksum, the file's metadata checksums "
+      "and its manifest of datasets. Prints one line per file (OK, UNVERIFIED: readable but written without "
+      "checksums, or DAMAGED naming the first bad tensor and why); exit 0 if all are OK, 1 if any is damaged, "
+      "2 if any cannot be verified")(
+      "file", po::value<std::vector<std::string>>(), "the HDF5 file (the positional arguments)");
   po::positional_options_description pos;
-  pos.add("file", 1);
+  pos.add("file", -1);
   po::variables_map vm;
   auto usage_error = [](const std::string& msg) {
     std::cerr << prog << ": error: " << msg << "; run with --help for usage\n";
@@ -77,12 +85,17 @@ Settings parse(int argc, char** argv) {
     std::cout << prog << ": prints an HDF5 file's tree, attributes, dataset shapes, dtypes and statistics, and"
               << " the stored config, or draws a checkpoint's training curves\n\nUsage: " << prog
               << " FILE [--tensor NAME [--full]] [--stats=false] [--config-only]\n       " << prog
-              << " --plot FILE [--out PNG]\n\n" << desc << "\n";
+              << " --plot FILE [--out PNG]\n       " << prog << " --verify FILE...\n\n" << desc << "\n";
     throw ibq::cli::Exit{0};
   }
   Settings s;
   if (!vm.count("file")) usage_error("no FILE given");
-  s.file = vm["file"].as<std::string>();
+  s.files = vm["file"].as<std::vector<std::string>>();
+  s.file = s.files[0];
+  s.verify = vm["verify"].as<bool>();
+  if (s.files.size() > 1 && !s.verify) usage_error("one FILE at a time (only --verify takes several)");
+  if (s.verify && (vm.count("tensor") || vm["plot"].as<bool>() || vm["config-only"].as<bool>() || vm.count("out")))
+    usage_error("--verify takes only files");
   if (vm.count("tensor")) s.tensor = vm["tensor"].as<std::string>();
   s.stats = vm["stats"].as<bool>();
   s.full = vm["full"].as<bool>();
@@ -329,12 +342,25 @@ void print_tree(const h5::File& f, const Settings& s) {
   if (!config.empty() && config.back() != '\n') std::cout << "\n";
 }
 
+// One line per file; the exit status is the worst verdict (0 OK, 2 unverifiable, 1 damaged).
+int verify_files(const std::vector<std::string>& files) {
+  int status = 0;
+  for (const auto& path : files) {
+    const auto v = h5::verify_file(path);
+    (v.intact() ? std::cout : std::cerr) << h5::describe(v) << std::endl;
+    if (!v.intact()) status = 1;
+    else if (!v.verified() && status == 0) status = 2;
+  }
+  return status;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   ibq::settle_process_environment(argv);  // OpenBLAS kernel + OpenMP spin, before they are read
   return ibq::cli::run_main(prog, [&] {
     const Settings s = parse(argc, argv);
+    if (s.verify) return verify_files(s.files);
     const h5::File f(s.file, h5::File::Mode::read);  // a missing or non-HDF5 file throws, naming it
     if (s.plot) {
       plot(f, s);

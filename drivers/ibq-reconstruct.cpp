@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <sstream>
 
 #include "common/progress.hpp"
 #include "common/runtime.hpp"
@@ -160,13 +161,13 @@ int main(int argc, char** argv) {
     }
     const std::string json = args.get<std::string>("output.json");
     if (!json.empty()) {
-      std::ofstream out(json);
-      IBQ_CHECK(out, "output.json: cannot write '" << json << "'");
+      std::ostringstream out;
       out << std::setprecision(6) << "{\"checkpoint\": \"" << ckpt << "\", \"weights\": \"" << weights
           << "\", \"split\": \"" << split << "\", \"images\": " << set.count << ", \"psnr\": " << psnr
           << ", \"ssim\": " << ssim << ", \"utilisation\": " << usage.usage() << ", \"codes_used\": "
           << usage.distinct() << ", \"codebook_size\": " << model_cfg.codebook_size << ", \"perplexity\": "
           << usage.perplexity() << ", \"sharpness\": " << sharpness << "}\n";
+      ibq::write_text_file(json, out.str(), "output.json");
     }
     return 0;
   });

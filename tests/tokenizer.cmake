@@ -30,6 +30,20 @@ set_tests_properties(
   "drivers: tokenizer drivers reject bad input with one error line and a non-zero exit"
   "drivers: tokenizer trains on Fashion-MNIST and ibq-reconstruct reports PSNR, SSIM, utilisation"
   PROPERTIES LABELS integration TIMEOUT 900)
+if(TARGET ibq-inspect)
+  add_test(NAME "drivers: crash images: a damaged newest checkpoint is named by --verify and skipped by resume; a full disk loses nothing"
+           COMMAND bash ${_run}/crash_images.sh ${_tok} $<TARGET_FILE:ibq-inspect> ${_scratch}/crash-images
+                   ${CMAKE_SOURCE_DIR})
+  set_tests_properties("drivers: crash images: a damaged newest checkpoint is named by --verify and skipped by resume; a full disk loses nothing"
+    PROPERTIES LABELS integration TIMEOUT 600)
+endif()
+if(TARGET ibq-inspect AND TARGET ibq-tokenize AND TARGET ibq-train-ar)
+  set(_kill "drivers: kill -9 campaign: tokenizer (20 kills), AR (6) and tokenize append (5) end bitwise as uninterrupted runs")
+  add_test(NAME "${_kill}"
+           COMMAND /usr/bin/python3 ${_run}/kill_campaign.py ${_tok} $<TARGET_FILE:ibq-tokenize>
+                   $<TARGET_FILE:ibq-train-ar> $<TARGET_FILE:ibq-inspect> ${_scratch}/kill-campaign ${CMAKE_SOURCE_DIR})
+  set_tests_properties("${_kill}" PROPERTIES LABELS integration TIMEOUT 900 RUN_SERIAL TRUE)
+endif()
 # The quick start's full schedule (1800 steps, about 9 minutes on 2 idle cores), run alone: a test must not
 # depend on the machine's speed, so it runs every step instead of stopping at train.time_limit.
 add_test(NAME "drivers: quickstart tokenizer keeps >= 90% of the codebook in use and reaches 22 dB test PSNR"
@@ -46,9 +60,9 @@ if(TARGET ibq-tokenize)
   set_tests_properties("drivers: ibq-tokenize on 1 and 2 ranks, shards and append; decoded tokens equal ibq-reconstruct's images"
     PROPERTIES LABELS "integration;mpi" TIMEOUT 900)
 endif()
-add_test(NAME "drivers: tokenizer under mpirun: 2-rank checkpoints resume on 1 and 4 ranks; a signal stops every rank"
+add_test(NAME "drivers: tokenizer under mpirun: 2-rank checkpoints resume on 1 and 4 ranks; a signal stops every rank; a killed rank ends the job"
          COMMAND bash ${_run}/tokenizer_mpi.sh ${_tok} ${_scratch}/tok-mpi ${CMAKE_SOURCE_DIR})
-set_tests_properties("drivers: tokenizer under mpirun: 2-rank checkpoints resume on 1 and 4 ranks; a signal stops every rank"
+set_tests_properties("drivers: tokenizer under mpirun: 2-rank checkpoints resume on 1 and 4 ranks; a signal stops every rank; a killed rank ends the job"
   PROPERTIES LABELS "integration;mpi" TIMEOUT 900)
 if(TARGET ibq-tokenize AND TARGET ibq-train-ar AND TARGET ibq-sample)
   add_test(NAME "drivers: ibq-train-ar resumes exactly, trains on 2 ranks, and ibq-sample reproduces its images"

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ibq/core/error.hpp"
+#include "ibq/io/durable.hpp"
 
 namespace ibq::cli {
 
@@ -59,12 +60,7 @@ inline std::string fixed(double v, int digits) {
 }
 
 inline void write_text(const std::string& path, const std::string& text, const char* key) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    IBQ_CHECK(out << text, key << ": cannot write '" << path << "' (does its directory exist?)");
-  }
-  std::filesystem::rename(tmp, path);
+  write_text_file(path, text, key);
 }
 
 }  // namespace ibq::cli

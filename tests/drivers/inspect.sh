@@ -43,10 +43,10 @@ has ckpt '^  @step: int64 = 7$'
 has ckpt '^  @config: string = <4 lines of INI, printed below>$'
 has ckpt '^  params/$'
 has ckpt '^    @step: int64 = 0$'  # optim's own attribute, under optim/
-has ckpt '^    params/encoder.conv_in.bias +float32 \[8\] +mean=0.25 +std=0 +min=0.25 +max=0.25 +nan=0 inf=0$'
-has ckpt '^    params/encoder.conv_in.weight +float32 \[8, 3, 3, 3\] +mean=-?0\.[0-9]+ +std=0\.[0-9]+ +min=-0\.9'
-has ckpt '^      optim/m/decoder.conv_out.weight +float32 \[64, 300\] +mean=0 '
-has ckpt '^    metrics/loss +float64 \[3\] +mean=1.5 +std=0.5 +min=1 +max=2 +nan=1 inf=0  <-- non-finite values$'
+has ckpt '^    params/encoder.conv_in.bias +float32 \[8\] chunks \[8\] fletcher32 +mean=0.25 +std=0 +min=0.25 +max=0.25 +nan=0 inf=0$'
+has ckpt '^    params/encoder.conv_in.weight +float32 \[8, 3, 3, 3\] chunks \[8, 3, 3, 3\] fletcher32 +mean=-?0\.[0-9]+ +std=0\.[0-9]+ +min=-0\.9'
+has ckpt '^      optim/m/decoder.conv_out.weight +float32 \[64, 300\] chunks \[64, 300\] fletcher32 +mean=0 '
+has ckpt '^    metrics/loss +float64 \[3\] chunks \[3\] fletcher32 +mean=1.5 +std=0.5 +min=1 +max=2 +nan=1 inf=0  <-- non-finite values$'
 has ckpt '^1 dataset\(s\) hold NaN or Inf: metrics/loss$'
 sed -n '/^config:$/,$p' "$dir/ckpt.out" | tail -n +2 >"$dir/config.tail"
 printf '[model]\nch = 4\n[train]\nlr = 0.001\n' >"$dir/config.want"
@@ -56,13 +56,13 @@ echo "ok: checkpoint tree, attributes, statistics and config"
 run config "$ck" --config-only; ok config
 cmp -s "$dir/config.out" "$dir/config.want" || fail "--config-only is not the stored INI text: $(cat "$dir/config.out")"
 run nostats "$ck" --stats=false; ok nostats
-has nostats '^    params/decoder.conv_out.weight +float32 \[64, 300\]$'
+has nostats '^    params/decoder.conv_out.weight +float32 \[64, 300\] chunks \[64, 300\] fletcher32$'
 ! grep -q "mean=" "$dir/nostats.out" || fail "--stats=false still printed statistics"
 echo "ok: --config-only and --stats=false"
 
 # ---- one tensor: small ones whole, large ones by their first and last lines unless --full
 run bias "$ck" --tensor params/encoder.conv_in.bias; ok bias
-has bias '^params/encoder.conv_in.bias: float32 \[8\], 8 values$'
+has bias '^params/encoder.conv_in.bias: float32 \[8\] chunks \[8\] fletcher32, 8 values$'
 has bias '^mean=0.25 +std=0 '
 has bias '^\[0:8\] +0.25( +0.25){7}$'
 run big "$ck" --tensor /params/decoder.conv_out.weight; ok big
@@ -79,15 +79,15 @@ echo "ok: --tensor (whole, summarised, --full)"
 run shard "$dir/shard.h5"; ok shard
 has shard '^  @format: string = "ibq-images"$'
 has shard '^  @class_names: string = <3 lines> "cat\.\.\."$'
-has shard '^  images +uint8 \[4, 2, 3, 3\] chunks \[1, 2, 3, 3\] deflate\(4\) +mean=106.5 +std=[0-9.]+ +min=0 +max=213 +nan=0 inf=0$'
-has shard '^  labels +int32 \[4\] +mean=1 +std=0.707107 +min=0 +max=2 '
+has shard '^  images +uint8 \[4, 2, 3, 3\] chunks \[1, 2, 3, 3\] deflate\(4\) fletcher32 +mean=106.5 +std=[0-9.]+ +min=0 +max=213 +nan=0 inf=0$'
+has shard '^  labels +int32 \[4\] chunks \[4\] fletcher32 +mean=1 +std=0.707107 +min=0 +max=2 '
 has shard "^config: none \(no root attribute 'config'\)$"
 run pixels "$dir/shard.h5" --tensor images; ok pixels
 has pixels '^\[0, 0, :, :\] +0 +18 +36 +3 +21 +39 +6 +24 +42$'  # image 0, row 0: 3 RGB pixels (NHWC on disk)
 run tokens "$dir/tokens.h5"; ok tokens
 has tokens '^  @grid: int64\[2\] = \[2, 2\]$'
 has tokens '^  @codebook_size: int64 = 1024$'
-has tokens '^  tokens +int32 \[3, 2, 2\] chunks \[1, 2, 2\] deflate\(4\) +mean=5.5 +std=3.45205 +min=0 +max=11 +nan=0 inf=0$'
+has tokens '^  tokens +int32 \[3, 2, 2\] chunks \[1, 2, 2\] deflate\(4\) fletcher32 +mean=5.5 +std=3.45205 +min=0 +max=11 +nan=0 inf=0$'
 echo "ok: image shard and token dataset"
 
 # ---- errors: one line naming the file or tensor, a non-zero exit, nothing on stdout

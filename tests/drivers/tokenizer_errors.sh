@@ -27,8 +27,11 @@ expect "$tok" 1 "train.resume: checkpoint '$dir/nothing.h5' does not exist" -- "
 mkdir -p "$dir/run" && echo precious > "$dir/run/ckpt-00000100.h5"
 before=$(sha256sum "$dir/run/ckpt-00000100.h5")
 expect "$tok" 1 "already holds checkpoints" -- "${qs[@]}" --train.resume=never
-expect "$tok" 1 "not an HDF5 file\|not an ibq checkpoint\|cannot open" -- "${qs[@]}"
-[ "$(sha256sum "$dir/run/ckpt-00000100.h5")" = "$before" ] || fail "existing checkpoint was modified"
+# resume=auto finds no intact checkpoint: it says so, and sets the file aside (renamed, bytes unchanged).
+expect "$tok" 1 "none of the 1 checkpoints in '$dir/run' is intact" -- "${qs[@]}"
+[ "$(sha256sum < "$dir/run/ckpt-00000100.h5.damaged")" = "$(echo "$before" | cut -d' ' -f1)  -" ] ||
+  fail "the existing checkpoint was modified"
+mv "$dir/run/ckpt-00000100.h5.damaged" "$dir/run/ckpt-00000100.h5"
 expect "$rec" 1 "input.checkpoint is required" --
 expect "$rec" 1 "input.checkpoint '$dir/missing.h5' does not exist" -- --input.checkpoint="$dir/missing.h5"
 expect "$rec" 1 "input.weights must be ema or params" -- --input.checkpoint="$dir/run/ckpt-00000100.h5" --input.weights=best

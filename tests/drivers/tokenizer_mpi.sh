@@ -3,6 +3,7 @@
 # its checkpoint (world_size 2) resumes on 1 rank (batch 2B) and on 4 ranks (batch B/2), and both end
 # where the uninterrupted 2-rank run ends (same global batches; float summation order only). SIGUSR1 to
 # one rank stops every rank after the step with a checkpoint and exit status 3, and the run resumes from it.
+# SIGKILL to one rank ends the job (non-zero) within 60 s, and it resumes from its last checkpoint.
 set -eu
 tok=$1 dir=$2 src=$3
 rm -rf "$dir" && mkdir -p "$dir"
@@ -56,4 +57,30 @@ ls "$dir/sig" | grep -v "^ckpt-[0-9]*\.h5$" && fail "stray files in the run dire
 mpi 2 "${tiny[@]}" --train.batch_size=4 --train.steps=100000 --log.every=1000 --train.stop_after=$(( $(basename "$ck" .h5 | sed 's/ckpt-0*//') + 2 )) \
   --output.dir="$dir/sig" > "$dir/sig2.log" 2>&1 || fail "resume after the signal: $(tail -5 "$dir/sig2.log")"
 grep -q "resumed from $ck" "$dir/sig2.log" || fail "did not resume from $ck"
-echo "2-rank checkpoint resumed on 1 and 4 ranks within 2e-4; SIGUSR1 stopped all ranks at $(basename "$ck") (exit 3)"
+
+# A rank dies (SIGKILL, as a failed node): the job ends non-zero within a bounded time instead of hanging in
+# a collective, and train.resume=auto continues from its last checkpoint on 2 ranks.
+mpi 2 "${tiny[@]}" --train.batch_size=4 --train.steps=100000 --log.every=1000 --output.checkpoint_every=5 \
+  --output.dir="$dir/die" > "$dir/die.log" 2>&1 &
+job=$!
+for i in $(seq 1 600); do ls "$dir/die"/ckpt-*.h5 > /dev/null 2>&1 && break; sleep 0.1; done
+kill -0 "$job" 2> /dev/null || fail "the 2-rank run ended before a rank was killed: $(tail -5 "$dir/die.log")"
+sleep 0.7
+victim=
+for p in $(pgrep -f "^$tok .*--output.dir=$dir/die"); do
+  tr '\0' '\n' < "/proc/$p/environ" 2> /dev/null | grep -qx "OMPI_COMM_WORLD_RANK=1" && victim=$p
+done
+[ -n "$victim" ] || fail "no rank-1 process found"
+kill -KILL "$victim"
+start=$(date +%s.%N)
+for i in $(seq 1 600); do kill -0 "$job" 2> /dev/null || break; sleep 0.1; done
+if kill -0 "$job" 2> /dev/null; then kill -KILL "$job"; fail "the job still ran 60 s after rank 1 died"; fi
+set +e; wait "$job"; rc=$?; set -e
+took=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+[ "$rc" != 0 ] || fail "the job exited 0 after rank 1 died"
+mpi 2 "${tiny[@]}" --train.batch_size=4 --train.steps=100000 --log.every=1000 --output.checkpoint_every=5 \
+  --train.stop_after=$(( $(ls "$dir/die"/ckpt-*.h5 | tail -1 | sed 's/.*ckpt-0*//; s/\.h5$//') + 3 )) \
+  --output.dir="$dir/die" > "$dir/die2.log" 2>&1 || fail "resume after a rank died: $(tail -5 "$dir/die2.log")"
+grep -q "resumed from $dir/die/ckpt-" "$dir/die2.log" || fail "did not resume: $(head -5 "$dir/die2.log")"
+echo "2-rank checkpoint resumed on 1 and 4 ranks within 2e-4; SIGUSR1 stopped all ranks at $(basename "$ck") (exit 3);"
+echo "rank 1 killed: the job ended in $took s (exit $rc) and $(grep -o 'resumed from [^ ]*' "$dir/die2.log") on 2 ranks"

@@ -104,7 +104,7 @@ TEST_CASE("h5_walk: attributes of every kind, in name order, long arrays cut", "
   });
   h5::File f(path, h5::File::Mode::read);
   const auto root = h5::attributes(f, "/");
-  REQUIRE(root.size() == 6);
+  REQUIRE(root.size() == 7);
   REQUIRE(root[0].name == "config");
   REQUIRE(root[0].is_string);
   REQUIRE(root[0].values == std::vector<std::string>{"[train]\nepochs = 2\n"});
@@ -114,17 +114,19 @@ TEST_CASE("h5_walk: attributes of every kind, in name order, long arrays cut", "
   REQUIRE(root[1].count == 20);
   REQUIRE(root[1].values.size() == 16);
   REQUIRE(root[1].values[15] == "45");
-  REQUIRE(root[2].name == "kind");
-  REQUIRE(root[2].values == std::vector<std::string>{"classifier"});
-  REQUIRE(root[3].name == "lr");
-  REQUIRE(root[3].dtype == "float64");
-  REQUIRE(root[3].values == std::vector<std::string>{"0.0001"});
-  REQUIRE(root[4].name == "note");
-  REQUIRE(root[4].dtype == "string");
-  REQUIRE(root[4].values == std::vector<std::string>{"h\u00e9llo"});
+  REQUIRE(root[2].name == "ibq_datasets");  // the manifest write_atomic adds (h5_verify.hpp)
+  REQUIRE(root[2].values == std::vector<std::string>{"params/w"});
+  REQUIRE(root[3].name == "kind");
+  REQUIRE(root[3].values == std::vector<std::string>{"classifier"});
+  REQUIRE(root[4].name == "lr");
+  REQUIRE(root[4].dtype == "float64");
+  REQUIRE(root[4].values == std::vector<std::string>{"0.0001"});
+  REQUIRE(root[5].name == "note");
+  REQUIRE(root[5].dtype == "string");
+  REQUIRE(root[5].values == std::vector<std::string>{"h\u00e9llo"});
   REQUIRE(f.attr_string("/", "note") == "h\u00e9llo");  // File reads UTF-8 variable-length strings too
-  REQUIRE(root[5].values == std::vector<std::string>{"-42"});
-  REQUIRE(root[5].dims.empty());
+  REQUIRE(root[6].values == std::vector<std::string>{"-42"});
+  REQUIRE(root[6].dims.empty());
   const auto w = h5::attributes(f, "params/w", 4);
   REQUIRE(w.size() == 1);
   REQUIRE(w[0].dtype == "float32");

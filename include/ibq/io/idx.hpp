@@ -9,6 +9,8 @@
 
 #include <zlib.h>
 
+#include <algorithm>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -46,6 +48,18 @@ class GzReader {
       n -= static_cast<std::size_t>(got);
     }
   }
+  // n bytes that a header claims, read in pieces as they arrive: a damaged count fails as a truncated file
+  // instead of allocating what it claims up front.
+  std::vector<std::uint8_t> read_claimed(std::uint64_t n, const char* what) {
+    std::vector<std::uint8_t> out;
+    for (std::uint64_t done = 0; done < n;) {
+      const std::size_t piece = std::size_t(std::min<std::uint64_t>(n - done, std::uint64_t(16) << 20));
+      out.resize(std::size_t(done) + piece);
+      read(out.data() + done, piece, what);
+      done += piece;
+    }
+    return out;
+  }
   std::uint32_t read_be32(const char* what) {
     unsigned char b[4];
     read(b, 4, what);
@@ -74,8 +88,7 @@ inline IdxImages read_idx_images(const std::string& path) {
   out.cols = in.read_be32("the header");
   IBQ_CHECK(out.rows > 0 && out.cols > 0 && out.rows <= 4096 && out.cols <= 4096,
             "'" << path << "': implausible image size " << out.rows << "x" << out.cols);
-  out.pixels.resize(std::size_t(out.count * out.rows * out.cols));
-  in.read(out.pixels.data(), out.pixels.size(), "the pixels");
+  out.pixels = in.read_claimed(std::uint64_t(out.count) * std::uint64_t(out.rows * out.cols), "the pixels");
   IBQ_CHECK(in.at_end(), "'" << path << "' has trailing data after " << out.count << " images (corrupt?)");
   return out;
 }
@@ -86,8 +99,7 @@ inline std::vector<std::int32_t> read_idx_labels(const std::string& path) {
   IBQ_CHECK(magic == 0x00000801, "'" << path << "' is not an IDX label file (magic 0x" << std::hex << magic
                                      << ", expected 0x00000801)");
   const std::uint32_t n = in.read_be32("the header");
-  std::vector<std::uint8_t> raw(n);
-  in.read(raw.data(), raw.size(), "the labels");
+  const std::vector<std::uint8_t> raw = in.read_claimed(n, "the labels");
   IBQ_CHECK(in.at_end(), "'" << path << "' has trailing data after " << n << " labels (corrupt?)");
   return std::vector<std::int32_t>(raw.begin(), raw.end());
 }

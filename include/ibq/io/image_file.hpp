@@ -1,5 +1,5 @@
 // ibq/io/image_file.hpp — what the PNG and JPEG codecs share: the decoded 8-bit image, reading a file into
-// memory, and replacing a file atomically.
+// memory (replacing a file atomically is ibq/io/durable.hpp).
 //
 //   ibq::DecodedImage img = ibq::read_image("n01440764/n01440764_10026.JPEG");   // ibq/io/png.hpp
 //   std::uint8_t g = img.at(row, col, 1);                                         // green, if channels == 3
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "ibq/core/error.hpp"
+#include "ibq/io/durable.hpp"  // replace_file_atomically, for the writers
 
 namespace ibq {
 
@@ -55,20 +56,6 @@ inline std::vector<std::uint8_t> read_file_bytes(const std::string& path) {
   std::fclose(f);
   IBQ_CHECK(!failed, "'" << path << "': read error (I/O failure or a folder, not a file)");
   return bytes;
-}
-
-// Calls `write(tmp)` with a temporary name beside `path`, then renames it over `path`: an interrupted or
-// failed write never leaves a half-written image where a good one was.
-inline void replace_file_atomically(const std::string& path, const std::function<void(const std::string&)>& write) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  try {
-    write(tmp);
-  } catch (...) {
-    std::remove(tmp.c_str());
-    throw;
-  }
-  IBQ_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0,
-            "cannot move finished file '" << tmp << "' to '" << path << "' (check permissions)");
 }
 
 }  // namespace ibq

@@ -24,6 +24,7 @@
 
 #include "ibq/core/config.hpp"
 #include "ibq/core/error.hpp"
+#include "ibq/io/durable.hpp"
 
 namespace ibq {
 
@@ -159,28 +160,28 @@ struct ZipWriter {
 };
 }  // namespace detail
 
-// Writes the arrays as one .npz, through a temporary file renamed into place (an interrupted write never
-// leaves a truncated archive under the final name).
+// Writes the arrays as one .npz, durably through a temporary file renamed into place (an interrupted write
+// never leaves a truncated archive under the final name).
 inline void write_npz(const std::string& path, const std::vector<NpzArray>& arrays) {
-  const std::string tmp = path + ".tmp";
-  {
+  for (const auto& a : arrays) {
+    index_t n = 1;
+    for (index_t d : a.shape) n *= d;
+    IBQ_CHECK(a.descr == "|u1" || a.descr == "<i8", "write_npz: array '" << a.name << "': unsupported dtype " << a.descr);
+    IBQ_CHECK(std::size_t(n) * a.item_size() == a.data.size(), "write_npz: array '" << a.name << "' has "
+                                                                << a.data.size() << " bytes for a shape of " << n << " elements");
+  }
+  replace_file_atomically(path, [&](const std::string& tmp) {
     detail::ZipWriter z;
     z.out.open(tmp, std::ios::binary | std::ios::trunc);
-    IBQ_CHECK(z.out, "write_npz: cannot create '" << tmp << "'; check that the directory exists and is writable");
+    IBQ_CHECK(z.out, "write_npz: cannot create '" << tmp << "': " << write_failure_cause(errno));
     for (const auto& a : arrays) {
-      index_t n = 1;
-      for (index_t d : a.shape) n *= d;
-      IBQ_CHECK(a.descr == "|u1" || a.descr == "<i8", "write_npz: array '" << a.name << "': unsupported dtype " << a.descr);
-      IBQ_CHECK(std::size_t(n) * a.item_size() == a.data.size(), "write_npz: array '" << a.name << "' has "
-                                                                  << a.data.size() << " bytes for a shape of " << n << " elements");
       const std::string header = detail::npy_header(a.shape, a.descr);
       z.add(a.name + ".npy", {{header.data(), header.size()}, {a.data.data(), a.data.size()}});
     }
     z.finish();
     z.out.close();
-    IBQ_CHECK(z.out, "write_npz: writing '" << tmp << "' failed (disk full?)");
-  }
-  std::filesystem::rename(tmp, path);
+    IBQ_CHECK(z.out, "write_npz: writing '" << path << "' failed: " << write_failure_cause(errno));
+  });
 }
 
 namespace detail {
@@ -198,22 +199,43 @@ struct NpzMemberInfo {
   std::string descr;           // numpy dtype string, e.g. |u1, <i8, <f8, <f4
   std::vector<index_t> shape;  // C order
   std::uint64_t data_offset = 0, data_bytes = 0;
+  std::uint64_t member_offset = 0, member_bytes = 0;  // the whole .npy, which the zip's CRC-32 covers
+  std::uint32_t crc32 = 0;
+  // Elements of the shape; a product beyond 2^50 (a damaged header) counts as -1, which no size matches.
   index_t numel() const {
     index_t n = 1;
-    for (index_t d : shape) n *= d;
+    for (index_t d : shape) {
+      if (d != 0 && n > (index_t(1) << 50) / d) return -1;
+      n *= d;
+    }
     return n;
   }
 };
 
+namespace detail {
+// A shape entry of an .npy header: digits only, and small enough that products cannot overflow.
+inline index_t npy_dim(const std::string& path, const std::string& text) {
+  const auto b = text.find_first_not_of(' '), e = text.find_last_not_of(' ');
+  const std::string d = text.substr(b, e - b + 1);
+  IBQ_CHECK(!d.empty() && d.size() <= 12 && d.find_first_not_of("0123456789") == std::string::npos,
+            "read_npz: '" << path << "' has a damaged .npy header (shape entry '" << d << "')");
+  return index_t(std::stoll(d));
+}
+}  // namespace detail
+
 inline NpzMemberInfo locate_npz(const std::string& path, const std::string& name) {
   std::ifstream in(path, std::ios::binary);
   IBQ_CHECK(in, "read_npz: cannot open '" << path << "'");
+  in.seekg(0, std::ios::end);
+  const std::uint64_t file_size = std::uint64_t(in.tellg());
+  in.seekg(0);
   const std::string want = name + ".npy";
   std::vector<std::uint8_t> h(30);
   while (in.read(reinterpret_cast<char*>(h.data()), 30)) {
     IBQ_CHECK(detail::get_le<std::uint32_t>(h.data()) == 0x04034b50,
-              "read_npz: '" << path << "' has no member '" << want << "' (or is not an .npz)");
+              "read_npz: '" << path << "' has no member '" << want << "' (or is not an .npz, or is damaged)");
     const auto method = detail::get_le<std::uint16_t>(h.data() + 8);
+    const auto crc = detail::get_le<std::uint32_t>(h.data() + 14);
     std::uint64_t size = detail::get_le<std::uint32_t>(h.data() + 18);
     const auto name_len = detail::get_le<std::uint16_t>(h.data() + 26), extra_len = detail::get_le<std::uint16_t>(h.data() + 28);
     std::string member(name_len, '\0');
@@ -222,42 +244,57 @@ inline NpzMemberInfo locate_npz(const std::string& path, const std::string& name
     in.read(reinterpret_cast<char*>(extra.data()), extra_len);
     for (std::size_t at = 0; at + 4 <= extra.size();) {  // the ZIP64 field holds the real sizes
       const auto id = detail::get_le<std::uint16_t>(extra.data() + at), len = detail::get_le<std::uint16_t>(extra.data() + at + 2);
-      if (id == 1 && size == 0xffffffffull && len >= 16) size = detail::get_le<std::uint64_t>(extra.data() + at + 12);
+      if (id == 1 && size == 0xffffffffull && len >= 16 && at + 20 <= extra.size())
+        size = detail::get_le<std::uint64_t>(extra.data() + at + 12);
       at += 4 + len;
     }
+    IBQ_CHECK(in, "read_npz: '" << path << "' ends inside a member header (a truncated file?)");
     IBQ_CHECK(detail::get_le<std::uint16_t>(h.data() + 6) % 16 < 8, "read_npz: '" << path << "' uses data descriptors");
+    const std::uint64_t member_start = std::uint64_t(in.tellg());
+    IBQ_CHECK(size <= file_size - std::min(file_size, member_start),
+              "read_npz: member '" << member << "' of '" << path << "' claims " << size << " bytes, more than the file "
+                                   << "holds (a truncated or damaged file?)");
     if (member != want) {
       in.seekg(std::streamoff(size), std::ios::cur);
       continue;
     }
     IBQ_CHECK(method == 0, "read_npz: '" << want << "' in '" << path << "' is compressed (numpy.savez_compressed); "
                                          << "re-save it with numpy.savez");
-    const std::uint64_t member_start = std::uint64_t(in.tellg());
     std::vector<std::uint8_t> pre(12);
     in.read(reinterpret_cast<char*>(pre.data()), 12);
     IBQ_CHECK(in && size >= 12 && std::memcmp(pre.data(), "\x93NUMPY", 6) == 0,
               "read_npz: '" << want << "' in '" << path << "' is not an .npy array");
     const std::size_t hlen = pre[6] == 1 ? detail::get_le<std::uint16_t>(pre.data() + 8) : detail::get_le<std::uint32_t>(pre.data() + 8);
     const std::size_t dict_at = pre[6] == 1 ? 10 : 12;
+    IBQ_CHECK(dict_at + hlen <= size, "read_npz: '" << want << "' in '" << path << "' has a damaged .npy header");
     std::string dict(hlen, '\0');
     in.seekg(std::streamoff(member_start + dict_at));
     in.read(dict.data(), std::streamsize(hlen));
     IBQ_CHECK(in && dict.find("'fortran_order': False") != std::string::npos,
-              "read_npz: '" << want << "' in '" << path << "' is not a C-order array: " << dict);
+              "read_npz: '" << want << "' in '" << path << "' is not a C-order array: " << dict.substr(0, 200));
     NpzMemberInfo info;
-    const auto d0 = dict.find('\'', dict.find("'descr'") + 7), d1 = dict.find('\'', d0 + 1);
+    const auto descr_key = dict.find("'descr'"), shape_key = dict.find("'shape'");
+    IBQ_CHECK(descr_key != std::string::npos && shape_key != std::string::npos,
+              "read_npz: '" << want << "' in '" << path << "' has a damaged .npy header");
+    const auto d0 = dict.find('\'', descr_key + 7), d1 = d0 == std::string::npos ? d0 : dict.find('\'', d0 + 1);
+    const auto open = dict.find('(', shape_key), close = open == std::string::npos ? open : dict.find(')', open);
+    IBQ_CHECK(d1 != std::string::npos && close != std::string::npos,
+              "read_npz: '" << want << "' in '" << path << "' has a damaged .npy header");
     info.descr = dict.substr(d0 + 1, d1 - d0 - 1);
-    const auto open = dict.find('(', dict.find("'shape'")), close = dict.find(')', open);
     std::string dims = dict.substr(open + 1, close - open - 1);
     for (std::size_t p = 0; p < dims.size();) {
       const auto q = dims.find(',', p);
       const std::string d = dims.substr(p, q == std::string::npos ? std::string::npos : q - p);
-      if (d.find_first_not_of(' ') != std::string::npos) info.shape.push_back(index_t(std::stoll(d)));
+      if (d.find_first_not_of(' ') != std::string::npos) info.shape.push_back(detail::npy_dim(path, d));
       if (q == std::string::npos) break;
       p = q + 1;
     }
+    IBQ_CHECK(info.shape.size() <= 8, "read_npz: '" << want << "' in '" << path << "' has a damaged .npy header");
     info.data_offset = member_start + dict_at + hlen;
     info.data_bytes = size - dict_at - hlen;
+    info.crc32 = crc;
+    info.member_offset = member_start;
+    info.member_bytes = size;
     return info;
   }
   IBQ_THROW("read_npz: '" << path << "' has no member '" << want << "'");
@@ -272,9 +309,30 @@ inline void check_npz_descr(const std::string& path, const std::string& name, co
                             const std::string& descr) {
   IBQ_CHECK(m.descr == descr, "read_npz: '" << name << ".npy' in '" << path << "' has dtype " << m.descr << ", expected "
                                             << descr);
-  IBQ_CHECK(m.data_bytes == std::uint64_t(m.numel()) * npz_item_size(descr),
+  IBQ_CHECK(m.numel() >= 0 && m.data_bytes == std::uint64_t(m.numel()) * npz_item_size(descr),
             "read_npz: '" << name << ".npy' in '" << path << "' holds " << m.data_bytes << " bytes for " << m.numel()
                           << " elements");
+}
+}  // namespace detail
+
+namespace detail {
+// A member's data, read whole and checked against the zip's CRC-32 of the member: a flipped bit is an
+// error, not a changed sample.
+inline std::vector<std::uint8_t> read_npz_data(const std::string& path, const std::string& name, const NpzMemberInfo& m) {
+  std::vector<std::uint8_t> member(std::size_t(m.member_bytes));
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(std::streamoff(m.member_offset));
+  in.read(reinterpret_cast<char*>(member.data()), std::streamsize(member.size()));
+  IBQ_CHECK(in, "read_npz: '" << path << "' ends inside '" << name << ".npy' (a truncated file?)");
+  uLong crc = crc32(0L, Z_NULL, 0);
+  for (std::size_t done = 0; done < member.size();) {  // crc32 takes a uInt length
+    const uInt chunk = uInt(std::min<std::size_t>(member.size() - done, 1u << 30));
+    crc = crc32(crc, member.data() + done, chunk);
+    done += chunk;
+  }
+  IBQ_CHECK(std::uint32_t(crc) == m.crc32, "read_npz: '" << name << ".npy' in '" << path << "' fails its CRC-32 check: "
+                                                         << "the file is damaged; re-create or re-download it");
+  return {member.begin() + std::ptrdiff_t(m.data_offset - m.member_offset), member.end()};
 }
 }  // namespace detail
 
@@ -284,11 +342,7 @@ inline NpzArray read_npz(const std::string& path, const std::string& name, const
   detail::check_npz_descr(path, name, m, descr);
   NpzArray a;
   a.name = name, a.descr = descr, a.shape = m.shape;
-  a.data.resize(std::size_t(m.data_bytes));
-  std::ifstream in(path, std::ios::binary);
-  in.seekg(std::streamoff(m.data_offset));
-  in.read(reinterpret_cast<char*>(a.data.data()), std::streamsize(m.data_bytes));
-  IBQ_CHECK(in, "read_npz: '" << path << "' ends inside '" << name << ".npy' (a truncated file?)");
+  a.data = detail::read_npz_data(path, name, m);
   return a;
 }
 
@@ -299,11 +353,7 @@ inline std::vector<double> read_npz_float64(const std::string& path, const std::
   IBQ_CHECK(m.descr == "<f8" || m.descr == "<f4", "read_npz: '" << name << ".npy' in '" << path << "' has dtype "
                                                                << m.descr << ", expected float64 or float32");
   detail::check_npz_descr(path, name, m, m.descr);
-  std::vector<std::uint8_t> raw(std::size_t(m.data_bytes));
-  std::ifstream in(path, std::ios::binary);
-  in.seekg(std::streamoff(m.data_offset));
-  in.read(reinterpret_cast<char*>(raw.data()), std::streamsize(raw.size()));
-  IBQ_CHECK(in, "read_npz: '" << path << "' ends inside '" << name << ".npy' (a truncated file?)");
+  const std::vector<std::uint8_t> raw = detail::read_npz_data(path, name, m);
   std::vector<double> v(std::size_t(m.numel()));
   for (std::size_t i = 0; i < v.size(); ++i) {
     if (m.descr == "<f8") {

@@ -34,7 +34,7 @@ struct TokenDatasetInfo {
 class TokenWriter {
  public:
   TokenWriter(const std::string& path, const TokenDatasetInfo& info, bool append = false)
-      : path_(path), tmp_(path + ".tmp." + std::to_string(::getpid())), info_(info) {
+      : path_(path), tmp_(temporary_name(path)), info_(info) {
     IBQ_CHECK(info.grid_h > 0 && info.grid_w > 0 && info.codebook_size > 0, "TokenWriter: empty grid or codebook");
     if (append) {
       check_compatible(path, info);
@@ -78,11 +78,14 @@ class TokenWriter {
   }
   index_t count() const { return count_; }
 
+  // Closes, syncs and renames the file into place, then syncs the folder (ibq/io/durable.hpp): once this
+  // returns the dataset survives a crash; if it throws, the old file (if any) is untouched.
   void commit() {
-    file_->flush();
-    file_.reset();
-    IBQ_CHECK(std::rename(tmp_.c_str(), path_.c_str()) == 0,
-              "cannot move finished token dataset '" << tmp_ << "' to '" << path_ << "' (check permissions)");
+    replace_file_atomically(path_, [&](const std::string& tmp) {
+      (void)tmp;  // the same name as tmp_: the writer has been filling it all along
+      file_->finish();
+      file_.reset();
+    });
   }
 
   // Refuses to mix tokens of different tokenizers in one file.
