@@ -35,6 +35,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import durable  # noqa: E402
 import torch_zip  # noqa: E402
 
 PROG = "import_seed_voken"
@@ -270,16 +271,16 @@ def parse_ini(text):
 
 def write_ibq_checkpoint(path, kind, config, groups, step=0, epoch=0, attrs=None):
     """groups: {"params": [(name, fetch)], "ema": [...]}; each fetch() returns one float32 array, so one
-    tensor is in memory at a time. Written to a temporary name and renamed, as the C++ writer does."""
+    tensor is in memory at a time. Written durably, with checksums and a manifest, as the C++ writer does (durable.py)."""
     import h5py
     tmp = path + ".tmp"
     try:
-        _write_groups(h5py.File(tmp, "w"), kind, config, groups, step, epoch, attrs)
+        _write_groups(h5py.File(tmp, "w", libver=durable.H5_LIBVER), kind, config, groups, step, epoch, attrs)
+        durable.commit(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
-    os.replace(tmp, path)
 
 
 def _write_groups(file, kind, config, groups, step, epoch, attrs):
@@ -293,11 +294,13 @@ def _write_groups(file, kind, config, groups, step, epoch, attrs):
         f.attrs["world_size"] = np.int64(1)
         for k, v in (attrs or {}).items():
             f.attrs[k] = v
+        out = durable.Datasets(f)
         for group, items in groups.items():
             for name, fetch in items:
-                f.create_dataset(group + "/" + name, data=np.ascontiguousarray(fetch(), dtype=np.float32))
-        f.create_dataset("rng/seed", data=np.array([0], dtype=np.int64))
-        f.create_dataset("rng/step", data=np.array([step], dtype=np.int64))
+                out.write(group + "/" + name, np.ascontiguousarray(fetch(), dtype=np.float32))
+        out.write("rng/seed", np.array([0], dtype=np.int64))
+        out.write("rng/step", np.array([step], dtype=np.int64))
+        out.write_manifest()
 
 
 def read_attr(f, key, default=None):
@@ -590,8 +593,13 @@ def cmd_export(args):
             "ibq": {"exported_from": os.path.abspath(args.input),
                     "date": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")}}
     tmp = args.output + ".tmp"
-    torch_zip.save_checkpoint(tmp, tree)
-    os.replace(tmp, args.output)
+    try:
+        torch_zip.save_checkpoint(tmp, tree)
+        durable.commit(tmp, args.output)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
     if not args.quiet:
         print("%s: %d tensors (%s) in SEED-Voken's layout; load with torch.load(p)['state_dict']"
               % (args.output, len(sd), kind))

@@ -25,6 +25,9 @@ import argparse
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import durable  # noqa: E402
+
 FID_WEIGHTS_URL = ("https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
                    "pt_inception-2015-12-05-6726825d.pth")
 FORMAT = "ibq-inception"
@@ -170,12 +173,14 @@ def write_weights(state_dict, out, source):
     unused = sorted(k for k in state_dict if k not in want and not k.endswith("num_batches_tracked"))
     tmp = "%s.tmp.%d" % (out, os.getpid())
     try:
-        with h5py.File(tmp, "w") as f:
+        with h5py.File(tmp, "w", libver=durable.H5_LIBVER) as f:
             f.attrs["format"] = FORMAT
             f.attrs["source"] = source
+            ds = durable.Datasets(f)
             for k in want:
-                f[k] = state_dict[k].detach().cpu().numpy().astype(np.float32)
-        os.replace(tmp, out)
+                ds.write(k, state_dict[k].detach().cpu().numpy().astype(np.float32))
+            ds.write_manifest()
+        durable.commit(tmp, out)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

@@ -14,6 +14,9 @@ import argparse
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import durable  # noqa: E402
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -42,20 +45,22 @@ def main():
         vgg = torchvision.models.vgg16(pretrained=True)
     lin = torch.load(heads, map_location="cpu")
     tmp = a.out + ".tmp"
-    with h5py.File(tmp, "w") as f:
+    with h5py.File(tmp, "w", libver=durable.H5_LIBVER) as f:
+        ds = durable.Datasets(f)
         f.attrs["format"] = "ibq-lpips"
         f.attrs["source"] = "torchvision vgg16 IMAGENET1K_V1 features + LPIPS v0.1 heads (%s)" % os.path.basename(heads)
         n = 0
         for name, t in vgg.features.state_dict().items():
-            f["features." + name] = t.float().numpy()
+            ds.write("features." + name, t.float().numpy())
             n += 1
         for k in range(5):
             key = "lin%d.model.1.weight" % k
             if key not in lin:
                 sys.exit("make_lpips_weights: '%s' lacks %s; is it LPIPS's v0.1 vgg.pth?" % (heads, key))
-            f[key] = lin[key].float().numpy()
+            ds.write(key, lin[key].float().numpy())
             n += 1
-    os.replace(tmp, a.out)
+        ds.write_manifest()
+    durable.commit(tmp, a.out)
     print("wrote %d tensors to %s" % (n, a.out))
 
 

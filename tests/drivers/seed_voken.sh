@@ -37,6 +37,22 @@ echo "$out"
 [ -f ar-tokenizer.h5 ] || fail "no ar-tokenizer.h5"
 echo "$out" | grep -q "every tensor of the file was used" || fail "AR import left tensors unused"
 run "$check" ar ar.h5 expected.h5
+# The imported files carry ibq's integrity features: Fletcher32 on every dataset with data, the 1.10
+# format and the ibq_datasets manifest (what ibq-inspect --verify and train.resume=auto check).
+$py - tok.h5 ar.h5 ar-tokenizer.h5 <<'PY' || fail "imported files lack checksums or their manifest"
+import sys, h5py
+for path in sys.argv[1:]:
+    with h5py.File(path, "r") as f:
+        names = []
+        f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+        bare = [n for n in names if f[n].size > 0 and not f[n].fletcher32]
+        assert not bare, "%s: no checksum on %s" % (path, bare[:3])
+        listed = f.attrs["ibq_datasets"]
+        listed = listed.decode() if isinstance(listed, bytes) else listed
+        assert sorted(listed.split("\n")) == sorted(names), "%s: the manifest does not list its datasets" % path
+        assert f.id.get_create_plist().get_version()[0] >= 2, "%s: superblock of the old format" % path
+print("imported files: every dataset checksummed, manifests complete")
+PY
 run "$check" tokenizer ar-tokenizer.h5 expected.h5 ema
 for scale in 1 2; do
   run "$sample" --input.checkpoint ar.h5 --sample.classes 0,1,2,3,4 --sample.per_class 1 --sample.top_k 1 \
