@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "ibq/core/error.hpp"
+#include "ibq/io/durable.hpp"
 #include "ibq/io/h5_walk.hpp"
 
 extern char** environ;
@@ -546,9 +547,11 @@ inline Result plot(const h5::File& f, const std::string& file, const std::string
                       std::memcmp(sig, "\x89PNG\r\n\x1a\n", 8) == 0;
   IBQ_CHECK(is_png, where << "gnuplot exited normally but wrote no PNG"
                           << (r.gnuplot_output.empty() ? "" : ": " + detail::gnuplot_error(r.gnuplot_output)));
+  fsync_path(tmp);  // durable, as every file ibq writes (ibq/io/durable.hpp)
   IBQ_CHECK(std::rename(tmp.c_str(), out.c_str()) == 0,
             where << "cannot move '" << tmp << "' to '" << out << "': " << std::strerror(errno));
   guard.keep = true;
+  fsync_path(parent_folder(out), true);
   return r;
 }
 
