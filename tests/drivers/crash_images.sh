@@ -3,11 +3,13 @@
 # goes on. The newest checkpoint is truncated (at several offsets), emptied, has one byte of a tensor
 # flipped, or loses a group; each time `ibq-inspect --verify` names the damage, train.resume=auto skips it
 # with a warning that names it (moving it to *.damaged), resumes from the previous good one, and ends
-# bitwise equal to the undamaged run. Then a disk that fills up (`ulimit -f`, SIGXFSZ ignored): one clear
+# bitwise equal to the undamaged run. Then a file-size limit (`ulimit -f`, SIGXFSZ ignored) and a full
+# tmpfs (ENOSPC, where the test may mount one): one clear
 # error line, a non-zero exit, the previous checkpoint intact and no temporary file left. (PMIx keeps its
 # job data in shared-memory files, which the limit would break: PMIX_MCA_gds=hash keeps it in memory.)
 set -eu
 tok=$1 inspect=$2 dir=$3 src=$4
+umount "$dir/tmpfs" 2> /dev/null || true  # left mounted by an interrupted run
 rm -rf "$dir" && mkdir -p "$dir"
 fail() { echo "FAIL: $*"; exit 1; }
 py=/usr/bin/python3
@@ -87,5 +89,24 @@ grep -q "error: .*ckpt-00000006.h5.*EFBIG" "$dir/full.err" || fail "no clear err
 [ "$(sha256sum "$dir/full/ckpt-00000004.h5" | cut -d' ' -f1)" = "$before" ] || fail "the previous checkpoint changed"
 ls "$dir"/full/*.tmp.* > /dev/null 2>&1 && fail "temporary files left: $(ls "$dir"/full)"
 "$inspect" --verify "$dir/full/ckpt-00000004.h5" > /dev/null || fail "the previous checkpoint does not verify"
-echo "disk full: $(grep error "$dir/full.err")"
+echo "file too large: $(grep error "$dir/full.err")"
+
+# A really full disk (ENOSPC): a tmpfs with room for the previous checkpoint and half of the next one.
+# Mounting needs root; where the test cannot mount one it says so (the EFBIG case above took the same path).
+mkdir -p "$dir/tmpfs"
+size=$(stat -c %s "$dir/pristine/ckpt-00000004.h5")
+if mount -t tmpfs -o size=$(( (size * 3 / 2 / 4096 + 1) * 4096 )) tmpfs "$dir/tmpfs" 2> /dev/null; then
+  trap 'umount "$dir/tmpfs" 2> /dev/null || true' EXIT
+  cp "$dir/pristine/ckpt-00000004.h5" "$dir/tmpfs/"
+  if "$tok" "${tiny[@]}" --output.dir="$dir/tmpfs" > "$dir/enospc.out" 2> "$dir/enospc.err"; then
+    fail "the run succeeded on a full disk"
+  fi
+  grep -q "error: .*ckpt-00000006.h5.*disk is full (ENOSPC)" "$dir/enospc.err" || fail "no clear ENOSPC error: $(cat "$dir/enospc.err")"
+  [ "$(grep -c error "$dir/enospc.err")" = 1 ] || fail "more than one error line: $(cat "$dir/enospc.err")"
+  cmp -s "$dir/tmpfs/ckpt-00000004.h5" "$dir/pristine/ckpt-00000004.h5" || fail "the previous checkpoint changed on the full disk"
+  ls "$dir"/tmpfs/*.tmp.* > /dev/null 2>&1 && fail "temporary files left on the full disk: $(ls "$dir"/tmpfs)"
+  echo "disk full: $(grep error "$dir/enospc.err")"
+else
+  echo "disk full (ENOSPC): not run, this user cannot mount a tmpfs (the file-size case covers the write path)"
+fi
 echo "all crash images handled"
