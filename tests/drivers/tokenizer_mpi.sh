@@ -65,6 +65,7 @@ mpi 2 "${tiny[@]}" --train.batch_size=4 --train.steps=100000 --log.every=1000 --
 job=$!
 for i in $(seq 1 600); do ls "$dir/die"/ckpt-*.h5 > /dev/null 2>&1 && break; sleep 0.1; done
 kill -0 "$job" 2> /dev/null || fail "the 2-rank run ended before a rank was killed: $(tail -5 "$dir/die.log")"
+grep -q "MPI: 2 ranks" "$dir/die.log" || fail "the run is not on 2 ranks: $(head -3 "$dir/die.log")"
 sleep 0.7
 victim=
 for p in $(pgrep -f "^$tok .*--output.dir=$dir/die"); do
