@@ -426,8 +426,8 @@ int main(int argc, char** argv) {
     if (cx.judge) std::cout << "Fashion-MNIST feature scores (classifier " << clf_path << "), not ImageNet FID/IS\n";
     std::cout << cx.report.markdown_row() << "\n";
     const std::string json = args.get<std::string>("output.json"), md = args.get<std::string>("output.markdown");
-    if (comm.root() && !json.empty()) ibq::cli::write_text(json, cx.report.json(), "output.json");
-    if (comm.root() && !md.empty()) ibq::cli::write_text(md, cx.report.markdown_table(), "output.markdown");
+    if (comm.root() && !json.empty()) ibq::write_text_file(json, cx.report.json(), "output.json");
+    if (comm.root() && !md.empty()) ibq::write_text_file(md, cx.report.markdown_table(), "output.markdown");
     return 0;
   });
 }

@@ -59,8 +59,4 @@ inline std::string fixed(double v, int digits) {
   return s.str();
 }
 
-inline void write_text(const std::string& path, const std::string& text, const char* key) {
-  write_text_file(path, text, key);
-}
-
 }  // namespace ibq::cli
