@@ -28,24 +28,19 @@
 #include <unordered_map>
 #include <vector>
 
+#include "ibq/linalg/onednn_engine.hpp"
+
 namespace ibq::onednn {
 
 // Everything that decides a primitive: shapes, stride, the four paddings, and whether there is a bias.
+// bf16: the operands (x, w, and dy in backward) are read as bf16 and the results written in fp32 (autocast).
 struct ConvKey {
   index_t n, cin, h, w, cout, kh, kw, stride, pt, pb, pl, pr;
   bool bias;
-  auto tie() const { return std::tie(n, cin, h, w, cout, kh, kw, stride, pt, pb, pl, pr, bias); }
+  bool bf16 = false;
+  auto tie() const { return std::tie(n, cin, h, w, cout, kh, kw, stride, pt, pb, pl, pr, bias, bf16); }
   bool operator<(const ConvKey& o) const { return tie() < o.tie(); }
 };
-
-inline dnnl::engine& engine() {
-  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
-  return e;
-}
-inline dnnl::stream& stream() {
-  static dnnl::stream s(engine());
-  return s;
-}
 
 class Conv {
  public:
@@ -58,7 +53,12 @@ class Conv {
     b_ = plain({k.cout}, tag::x);
     const dnnl::memory::dims strides{k.stride, k.stride}, pad_l{k.pt, k.pl}, pad_r{k.pb, k.pr};
     // format_tag::any lets oneDNN pick its blocked layouts (plain NCHW would select its slow gemm path).
-    const auto xa = any(x_), wa = any(w_), ya = any(y_);
+    // Under bf16 the inputs of each primitive are bf16 and its outputs fp32; the reorders from our plain fp32
+    // buffers into the blocked layouts do the rounding, so bf16 costs no extra pass.
+    using dt = dnnl::memory::data_type;
+    const dt in = k.bf16 ? dt::bf16 : dt::f32;
+    const auto xa = any(x_, in), wa = any(w_, in), ya = any(y_, dt::f32), gya = any(y_, in);
+    const auto gxa = any(x_, dt::f32), gwa = any(w_, dt::f32);
     const auto alg = dnnl::algorithm::convolution_direct;
     const auto fd = k.bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, alg, xa, wa, b_,
                                                              ya, strides, pad_l, pad_r)
@@ -66,10 +66,10 @@ class Conv {
                                                              strides, pad_l, pad_r);
     fwd_pd_ = dnnl::convolution_forward::primitive_desc(fd, engine());
     bwd_data_pd_ = dnnl::convolution_backward_data::primitive_desc(
-        dnnl::convolution_backward_data::desc(alg, xa, wa, ya, strides, pad_l, pad_r), engine(), fwd_pd_);
+        dnnl::convolution_backward_data::desc(alg, gxa, wa, gya, strides, pad_l, pad_r), engine(), fwd_pd_);
     // The weight gradient always computes the bias gradient too (it is one more reduction over dy).
     bwd_w_pd_ = dnnl::convolution_backward_weights::primitive_desc(
-        dnnl::convolution_backward_weights::desc(alg, xa, wa, b_, ya, strides, pad_l, pad_r), engine(), fwd_pd_);
+        dnnl::convolution_backward_weights::desc(alg, xa, gwa, b_, gya, strides, pad_l, pad_r), engine(), fwd_pd_);
     fwd_ = dnnl::convolution_forward(fwd_pd_);
     bwd_data_ = dnnl::convolution_backward_data(bwd_data_pd_);
     bwd_w_ = dnnl::convolution_backward_weights(bwd_w_pd_);
@@ -117,8 +117,8 @@ class Conv {
   static dnnl::memory::desc plain(const dnnl::memory::dims& d, dnnl::memory::format_tag t) {
     return dnnl::memory::desc(d, dnnl::memory::data_type::f32, t);
   }
-  static dnnl::memory::desc any(const dnnl::memory::desc& d) {
-    return dnnl::memory::desc(d.dims(), dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
+  static dnnl::memory::desc any(const dnnl::memory::desc& d, dnnl::memory::data_type t) {
+    return dnnl::memory::desc(d.dims(), t, dnnl::memory::format_tag::any);
   }
   // Our plain buffer as the primitive wants it: wrapped in place when the layouts agree, else reordered.
   static dnnl::memory to_layout(const dnnl::memory::desc& user, const float* p, const dnnl::memory::desc& want) {

@@ -14,7 +14,7 @@
 #include <cmath>
 
 #include "ibq/autodiff/tape.hpp"
-#include "ibq/linalg/gemm.hpp"
+#include "ibq/linalg/gemm_bf16.hpp"
 
 namespace ibq {
 
@@ -103,7 +103,8 @@ inline void check_attention_shapes(const Shape& q, const Shape& k, const Shape& 
 // ---- kernels ------------------------------------------------------------------------------------------
 template <class T, class Space>
 AttentionResult<T, Space> attention_forward(const Tensor<T, Space>& q, const Tensor<T, Space>& k,
-                                            const Tensor<T, Space>& v, const AttentionArgs& args = {}) {
+                                            const Tensor<T, Space>& v, const AttentionArgs& args = {},
+                                            Precision p = Precision::fp32) {
   detail::check_attention_shapes(q.shape(), k.shape(), v.shape(), args.causal);
   const index_t bh = q.dim(0) * q.dim(1), tq = q.dim(2), tk = k.dim(2), dh = q.dim(3), dv = v.dim(3);
   const T scale = T(detail::attention_scale(args, dh));
@@ -111,11 +112,11 @@ AttentionResult<T, Space> attention_forward(const Tensor<T, Space>& q, const Ten
   res.probs = Tensor<T, Space>::empty({q.dim(0), q.dim(1), tq, tk});
   res.out = Tensor<T, Space>::empty({q.dim(0), q.dim(1), tq, dv});
   // S = scale Q K^T, one [tq, tk] block per head
-  gemm_strided_batched<Space>(Trans::N, Trans::T, tq, tk, dh, scale, q.data(), dh, tq * dh, k.data(), dh, tk * dh,
+  gemm_strided_batched_as<Space>(p, Trans::N, Trans::T, tq, tk, dh, scale, q.data(), dh, tq * dh, k.data(), dh, tk * dh,
                               T(0), res.probs.data(), tk, tq * tk, bh);
   detail::attention_masked_softmax(res.probs, tq, tk, args.causal);
   // O = P V
-  gemm_strided_batched<Space>(Trans::N, Trans::N, tq, dv, tk, T(1), res.probs.data(), tk, tq * tk, v.data(), dv,
+  gemm_strided_batched_as<Space>(p, Trans::N, Trans::N, tq, dv, tk, T(1), res.probs.data(), tk, tq * tk, v.data(), dv,
                               tk * dv, T(0), res.out.data(), dv, tq * dv, bh);
   return res;
 }
@@ -124,22 +125,23 @@ AttentionResult<T, Space> attention_forward(const Tensor<T, Space>& q, const Ten
 template <class T, class Space>
 void attention_backward(const Tensor<T, Space>& q, const Tensor<T, Space>& k, const Tensor<T, Space>& v,
                         const Tensor<T, Space>& probs, const Tensor<T, Space>& gout, double scale,
-                        const Tensor<T, Space>& gq, const Tensor<T, Space>& gk, const Tensor<T, Space>& gv) {
+                        const Tensor<T, Space>& gq, const Tensor<T, Space>& gk, const Tensor<T, Space>& gv,
+                        Precision p = Precision::fp32) {
   const index_t bh = q.dim(0) * q.dim(1), tq = q.dim(2), tk = k.dim(2), dh = q.dim(3), dv = v.dim(3);
   if (gv.defined())  // dV += P^T dO
-    gemm_strided_batched<Space>(Trans::T, Trans::N, tk, dv, tq, T(1), probs.data(), tk, tq * tk, gout.data(), dv,
+    gemm_strided_batched_as<Space>(p, Trans::T, Trans::N, tk, dv, tq, T(1), probs.data(), tk, tq * tk, gout.data(), dv,
                                 tq * dv, T(1), gv.data(), dv, tk * dv, bh);
   if (!gq.defined() && !gk.defined()) return;
   // dP = dO V^T, then dS = P * (dP - rowsum(dP * P)) in place
   auto ds = Tensor<T, Space>::empty(probs.shape());
-  gemm_strided_batched<Space>(Trans::N, Trans::T, tq, tk, dv, T(1), gout.data(), dv, tq * dv, v.data(), dv, tk * dv,
+  gemm_strided_batched_as<Space>(p, Trans::N, Trans::T, tq, tk, dv, T(1), gout.data(), dv, tq * dv, v.data(), dv, tk * dv,
                               T(0), ds.data(), tk, tq * tk, bh);
   detail::attention_softmax_backward(probs, ds, tk);
   if (gq.defined())  // dQ += scale dS K
-    gemm_strided_batched<Space>(Trans::N, Trans::N, tq, dh, tk, T(scale), ds.data(), tk, tq * tk, k.data(), dh,
+    gemm_strided_batched_as<Space>(p, Trans::N, Trans::N, tq, dh, tk, T(scale), ds.data(), tk, tq * tk, k.data(), dh,
                                 tk * dh, T(1), gq.data(), dh, tq * dh, bh);
   if (gk.defined())  // dK += scale dS^T Q
-    gemm_strided_batched<Space>(Trans::T, Trans::N, tk, dh, tq, T(scale), ds.data(), tk, tq * tk, q.data(), dh,
+    gemm_strided_batched_as<Space>(p, Trans::T, Trans::N, tk, dh, tq, T(scale), ds.data(), tk, tq * tk, q.data(), dh,
                                 tq * dh, T(1), gk.data(), dh, tk * dh, bh);
 }
 
@@ -148,15 +150,16 @@ template <class T, class Space>
 Var<T, Space> attention(const Var<T, Space>& q, const Var<T, Space>& k, const Var<T, Space>& v,
                         const AttentionArgs& args = {}) {
   auto& tape = q.tape();
-  auto r = attention_forward(q.value(), k.value(), v.value(), args);
+  const Precision p = autocast_precision<T>();
+  auto r = attention_forward(q.value(), k.value(), v.value(), args, p);
   const double scale = detail::attention_scale(args, q.value().dim(3));
   return tape.record("attention", r.out, {q, k, v},
-                     [scale, iq = q.id(), ik = k.id(), iv = v.id(), sq = tape.save(q.value()),
+                     [scale, p, iq = q.id(), ik = k.id(), iv = v.id(), sq = tape.save(q.value()),
                       sk = tape.save(k.value()), sv = tape.save(v.value()),
                       sp = tape.save(r.probs)](Tape<T, Space>& t, const Tensor<T, Space>& gy) {
                        attention_backward(sq.get("attention"), sk.get("attention"), sv.get("attention"),
                                           sp.get("attention"), gy, scale, t.grad_for(iq), t.grad_for(ik),
-                                          t.grad_for(iv));
+                                          t.grad_for(iv), p);
                      });
 }
 

@@ -17,7 +17,7 @@
 
 #include "ibq/autodiff/tape.hpp"
 #include "ibq/linalg/conv_onednn.hpp"
-#include "ibq/linalg/gemm.hpp"
+#include "ibq/linalg/gemm_bf16.hpp"
 
 namespace ibq {
 
@@ -265,16 +265,37 @@ template <class T, class Space>
 constexpr bool conv2d_onednn_capable_v = std::is_same_v<T, float> && host_accessible_v<Space>;
 
 #if defined(IBQ_HAVE_DNNL)
-inline onednn::Conv& onednn_conv(const ConvGeom& g, const Conv2dArgs& a, bool bias) {
+inline onednn::Conv& onednn_conv(const ConvGeom& g, const Conv2dArgs& a, bool bias, bool bf16) {
   return onednn::conv_for(onednn::ConvKey{g.n, g.cin, g.h, g.w, g.cout, g.kh, g.kw, g.stride, a.pad_top,
-                                          a.pad_bottom, a.pad_left, a.pad_right, bias});
+                                          a.pad_bottom, a.pad_left, a.pad_right, bias, bf16});
 }
 #endif
+
+// Under bf16, oneDNN's bf16 kernels where the host has them; elsewhere the operands are rounded to bf16
+// values (copies, in fp32) and the fp32 kernels run on them: the same products and fp32 sums.
+template <class T, class Space>
+bool conv2d_native_bf16(Precision p) {
+  return p == Precision::bf16 && conv2d_onednn_capable_v<T, Space> && conv2d_use_onednn() &&
+         bf16_host_kernels() == Bf16Kernels::native;
+}
+template <class T, class Space>
+Tensor<T, Space> rounded_to_bf16(const Tensor<T, Space>& t) {
+  auto out = Tensor<T, Space>::empty(t.shape(), "ibq::conv2d_bf16_operand");
+  auto src = t.view();
+  auto dst = out.view();
+  Kokkos::parallel_for("ibq::ops::round_to_bf16", range<Space>(t.size()),
+                       KOKKOS_LAMBDA(index_t i) { dst(i) = round_to_bf16(float(src(i))); });
+  return out;
+}
 }  // namespace detail
 
 template <class T, class Space>
 Tensor<T, Space> conv2d_forward(const Tensor<T, Space>& x, const Tensor<T, Space>& w, const Tensor<T, Space>& bias,
-                                const Conv2dArgs& args) {
+                                const Conv2dArgs& args, Precision p = Precision::fp32) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (p == Precision::bf16 && !detail::conv2d_native_bf16<T, Space>(p))
+      return conv2d_forward(detail::rounded_to_bf16(x), detail::rounded_to_bf16(w), bias, args);
+  }
   const ConvGeom g = conv2d_geom(x.shape(), w.shape(), args);
   if (bias.defined())
     IBQ_CHECK(bias.rank() == 1 && bias.dim(0) == g.cout,
@@ -284,7 +305,7 @@ Tensor<T, Space> conv2d_forward(const Tensor<T, Space>& x, const Tensor<T, Space
 #if defined(IBQ_HAVE_DNNL)
   if constexpr (detail::conv2d_onednn_capable_v<T, Space>) {
     if (conv2d_use_onednn()) {
-      detail::onednn_conv(g, args, bias.defined()).forward(x.data(), w.data(), bias.data(), y.data());
+      detail::onednn_conv(g, args, bias.defined(), p == Precision::bf16).forward(x.data(), w.data(), bias.data(), y.data());
       return y;
     }
   }
@@ -319,7 +340,17 @@ Tensor<T, Space> conv2d_forward(const Tensor<T, Space>& x, const Tensor<T, Space
 template <class T, class Space>
 void conv2d_backward(const Tensor<T, Space>& x, const Tensor<T, Space>& w, const Tensor<T, Space>& gy,
                      const Conv2dArgs& args, const Tensor<T, Space>& gx, const Tensor<T, Space>& gw,
-                     const Tensor<T, Space>& gb) {
+                     const Tensor<T, Space>& gb, Precision p = Precision::fp32) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (p == Precision::bf16 && !detail::conv2d_native_bf16<T, Space>(p)) {
+      // dx reads w and dy, dw reads x and dy: all three as bf16; the bias gradient sums dy as it is (fp32).
+      if (gb.defined()) conv2d_backward(x, w, gy, args, Tensor<T, Space>(), Tensor<T, Space>(), gb);
+      if (gx.defined() || gw.defined())
+        conv2d_backward(detail::rounded_to_bf16(x), detail::rounded_to_bf16(w), detail::rounded_to_bf16(gy), args,
+                        gx, gw, Tensor<T, Space>());
+      return;
+    }
+  }
   const ConvGeom g = conv2d_geom(x.shape(), w.shape(), args);
   IBQ_CHECK(gy.shape() == conv2d_out_shape(g),
             "conv2d backward: output gradient " << gy.shape() << " does not match the output " << conv2d_out_shape(g));
@@ -327,7 +358,13 @@ void conv2d_backward(const Tensor<T, Space>& x, const Tensor<T, Space>& w, const
   if constexpr (detail::conv2d_onednn_capable_v<T, Space>) {
     if (conv2d_use_onednn()) {
       auto ptr = [](const Tensor<T, Space>& t) { return t.defined() ? t.data() : nullptr; };
-      detail::onednn_conv(g, args, gb.defined()).backward(x.data(), w.data(), gy.data(), ptr(gx), ptr(gw), ptr(gb));
+      if (p == Precision::bf16) {  // oneDNN would sum the bf16 dy for the bias; autocast's bias sums stay fp32
+        if (gb.defined()) channel_sum_accumulate(gy, g.n, g.cout, g.p(), gb);
+        detail::onednn_conv(g, args, false, true).backward(x.data(), w.data(), gy.data(), ptr(gx), ptr(gw), nullptr);
+        return;
+      }
+      detail::onednn_conv(g, args, gb.defined(), false)
+          .backward(x.data(), w.data(), gy.data(), ptr(gx), ptr(gw), ptr(gb));
       return;
     }
   }
@@ -370,24 +407,26 @@ template <class T, class Space>
 Var<T, Space> conv2d(const Var<T, Space>& x, const Var<T, Space>& w, const Var<T, Space>& b,
                      const Conv2dArgs& args = {}) {
   auto& tape = x.tape();
-  auto y = conv2d_forward(x.value(), w.value(), b.value(), args);
+  const Precision p = autocast_precision<T>();
+  auto y = conv2d_forward(x.value(), w.value(), b.value(), args, p);
   return tape.record("conv2d", y, {x, w, b},
                      [ix = x.id(), iw = w.id(), ib = b.id(), sx = tape.save(x.value()), sw = tape.save(w.value()),
-                      args](Tape<T, Space>& t, const Tensor<T, Space>& gy) {
+                      args, p](Tape<T, Space>& t, const Tensor<T, Space>& gy) {
                        conv2d_backward(sx.get("conv2d"), sw.get("conv2d"), gy, args, t.grad_for(ix), t.grad_for(iw),
-                                       t.grad_for(ib));
+                                       t.grad_for(ib), p);
                      });
 }
 
 template <class T, class Space>
 Var<T, Space> conv2d(const Var<T, Space>& x, const Var<T, Space>& w, const Conv2dArgs& args = {}) {
   auto& tape = x.tape();
-  auto y = conv2d_forward(x.value(), w.value(), Tensor<T, Space>(), args);
+  const Precision p = autocast_precision<T>();
+  auto y = conv2d_forward(x.value(), w.value(), Tensor<T, Space>(), args, p);
   return tape.record("conv2d", y, {x, w},
-                     [ix = x.id(), iw = w.id(), sx = tape.save(x.value()), sw = tape.save(w.value()), args](
+                     [ix = x.id(), iw = w.id(), sx = tape.save(x.value()), sw = tape.save(w.value()), args, p](
                          Tape<T, Space>& t, const Tensor<T, Space>& gy) {
                        conv2d_backward(sx.get("conv2d"), sw.get("conv2d"), gy, args, t.grad_for(ix), t.grad_for(iw),
-                                       Tensor<T, Space>());
+                                       Tensor<T, Space>(), p);
                      });
 }
 

@@ -7,11 +7,12 @@
 // Transposes are GEMM flags, never copies. Every product, forward and backward, is one gemm or
 // gemm_strided_batched call on the operands as stored; backward passes beta = 1 so gradients accumulate
 // into the tape's pre-zeroed buffers. A 2-D b against a batched a is a shared weight: without trans_a the
-// batch folds into M and it is a single GEMM.
+// batch folds into M and it is a single GEMM. Under autocast (core/precision.hpp) the products, forward and
+// backward, read bf16 operands; the bias gradient (a column sum) stays fp32.
 #pragma once
 
 #include "ibq/autodiff/tape.hpp"
-#include "ibq/linalg/gemm.hpp"
+#include "ibq/linalg/gemm_bf16.hpp"
 
 namespace ibq {
 
@@ -60,12 +61,12 @@ inline MatmulDims matmul_dims(const Shape& a, const Shape& b, bool ta, bool tb, 
 // ---- kernels ------------------------------------------------------------------------------------------
 template <class T, class Space>
 Tensor<T, Space> matmul_forward(const Tensor<T, Space>& a, const Tensor<T, Space>& b, bool trans_a = false,
-                                bool trans_b = false) {
+                                bool trans_b = false, Precision p = Precision::fp32) {
   const MatmulDims d = matmul_dims(a.shape(), b.shape(), trans_a, trans_b, "matmul");
   auto c = Tensor<T, Space>::empty(d.out);
   const Trans ta = trans_a ? Trans::T : Trans::N, tb = trans_b ? Trans::T : Trans::N;
-  gemm_strided_batched<Space>(ta, tb, d.m, d.n, d.k, T(1), a.data(), d.lda, d.stride_a, b.data(), d.ldb, d.stride_b,
-                              T(0), c.data(), d.n, d.m * d.n, d.batch);
+  gemm_strided_batched_as<Space>(p, ta, tb, d.m, d.n, d.k, T(1), a.data(), d.lda, d.stride_a, b.data(), d.ldb,
+                                 d.stride_b, T(0), c.data(), d.n, d.m * d.n, d.batch);
   return c;
 }
 
@@ -73,16 +74,17 @@ Tensor<T, Space> matmul_forward(const Tensor<T, Space>& a, const Tensor<T, Space
 // Either gradient may be undefined (not needed).
 template <class T, class Space>
 void matmul_backward(const Tensor<T, Space>& a, const Tensor<T, Space>& b, bool trans_a, bool trans_b,
-                     const Tensor<T, Space>& gc, const Tensor<T, Space>& ga, const Tensor<T, Space>& gb) {
+                     const Tensor<T, Space>& gc, const Tensor<T, Space>& ga, const Tensor<T, Space>& gb,
+                     Precision p = Precision::fp32) {
   const MatmulDims d = matmul_dims(a.shape(), b.shape(), trans_a, trans_b, "matmul");
   const index_t sc = d.m * d.n;
   const T one(1);
   if (ga.defined()) {
     if (!trans_a)  // dA [M,K] = dC [M,N] op(B)^T
-      gemm_strided_batched<Space>(Trans::N, trans_b ? Trans::N : Trans::T, d.m, d.k, d.n, one, gc.data(), d.n, sc,
+      gemm_strided_batched_as<Space>(p, Trans::N, trans_b ? Trans::N : Trans::T, d.m, d.k, d.n, one, gc.data(), d.n, sc,
                                   b.data(), d.ldb, d.stride_b, one, ga.data(), d.lda, d.stride_a, d.batch);
     else  // A stored [K,M]: dA = op(B) dC^T
-      gemm_strided_batched<Space>(trans_b ? Trans::T : Trans::N, Trans::T, d.k, d.m, d.n, one, b.data(), d.ldb,
+      gemm_strided_batched_as<Space>(p, trans_b ? Trans::T : Trans::N, Trans::T, d.k, d.m, d.n, one, b.data(), d.ldb,
                                   d.stride_b, gc.data(), d.n, sc, one, ga.data(), d.lda, d.stride_a, d.batch);
   }
   if (gb.defined()) {
@@ -93,10 +95,10 @@ void matmul_backward(const Tensor<T, Space>& a, const Tensor<T, Space>& b, bool 
       const T* ai = a.data() + i * d.stride_a;
       const T* ci = gc.data() + i * sc;
       if (!trans_b)  // dB [K,N] = op(A)^T dC
-        gemm_strided_batched<Space>(trans_a ? Trans::N : Trans::T, Trans::N, d.k, d.n, d.m, one, ai, d.lda,
+        gemm_strided_batched_as<Space>(p, trans_a ? Trans::N : Trans::T, Trans::N, d.k, d.n, d.m, one, ai, d.lda,
                                     d.stride_a, ci, d.n, sc, one, gb.data(), d.ldb, d.stride_b, batch);
       else  // B stored [N,K]: dB = dC^T op(A)
-        gemm_strided_batched<Space>(Trans::T, trans_a ? Trans::T : Trans::N, d.n, d.k, d.m, one, ci, d.n, sc, ai,
+        gemm_strided_batched_as<Space>(p, Trans::T, trans_a ? Trans::T : Trans::N, d.n, d.k, d.m, one, ci, d.n, sc, ai,
                                     d.lda, d.stride_a, one, gb.data(), d.ldb, d.stride_b, batch);
     }
   }
@@ -104,7 +106,8 @@ void matmul_backward(const Tensor<T, Space>& a, const Tensor<T, Space>& b, bool 
 
 // y [R, out] = x [R, in] W^T (+ bias): the bias is broadcast into y first so the GEMM adds onto it.
 template <class T, class Space>
-Tensor<T, Space> linear_forward(const Tensor<T, Space>& x, const Tensor<T, Space>& w, const Tensor<T, Space>& bias) {
+Tensor<T, Space> linear_forward(const Tensor<T, Space>& x, const Tensor<T, Space>& w, const Tensor<T, Space>& bias,
+                                Precision p = Precision::fp32) {
   IBQ_CHECK(w.rank() == 2, "linear: weight must be [out, in], got " << w.shape() << " (input " << x.shape() << ")");
   IBQ_CHECK(x.rank() >= 1 && x.dim(-1) == w.dim(1),
             "linear: input " << x.shape() << " has " << (x.rank() ? x.dim(-1) : 0) << " features but weight "
@@ -124,7 +127,7 @@ Tensor<T, Space> linear_forward(const Tensor<T, Space>& x, const Tensor<T, Space
                          KOKKOS_LAMBDA(index_t i) { yv(i) = bv(i % out); });
     beta = T(1);
   }
-  gemm<Space>(Trans::N, Trans::T, rows, out, in, T(1), x.data(), in, w.data(), in, beta, y.data(), out);
+  gemm_as<Space>(p, Trans::N, Trans::T, rows, out, in, T(1), x.data(), in, w.data(), in, beta, y.data(), out);
   return y;
 }
 
@@ -138,11 +141,14 @@ void column_sum_accumulate(const Tensor<T, Space>& gy, index_t rows, index_t col
 // gx += gy W, gw += gy^T x, gb += column sums of gy. Undefined gradients are skipped.
 template <class T, class Space>
 void linear_backward(const Tensor<T, Space>& x, const Tensor<T, Space>& w, const Tensor<T, Space>& gy,
-                     const Tensor<T, Space>& gx, const Tensor<T, Space>& gw, const Tensor<T, Space>& gb) {
+                     const Tensor<T, Space>& gx, const Tensor<T, Space>& gw, const Tensor<T, Space>& gb,
+                     Precision p = Precision::fp32) {
   const index_t in = w.dim(1), out = w.dim(0), rows = x.size() / (in ? in : 1);
   const T one(1);
-  if (gx.defined()) gemm<Space>(Trans::N, Trans::N, rows, in, out, one, gy.data(), out, w.data(), in, one, gx.data(), in);
-  if (gw.defined()) gemm<Space>(Trans::T, Trans::N, out, in, rows, one, gy.data(), out, x.data(), in, one, gw.data(), in);
+  if (gx.defined())
+    gemm_as<Space>(p, Trans::N, Trans::N, rows, in, out, one, gy.data(), out, w.data(), in, one, gx.data(), in);
+  if (gw.defined())
+    gemm_as<Space>(p, Trans::T, Trans::N, out, in, rows, one, gy.data(), out, x.data(), in, one, gw.data(), in);
   if (gb.defined()) column_sum_accumulate(gy, rows, out, gb);
 }
 
@@ -150,36 +156,39 @@ void linear_backward(const Tensor<T, Space>& x, const Tensor<T, Space>& w, const
 template <class T, class Space>
 Var<T, Space> matmul(const Var<T, Space>& a, const Var<T, Space>& b, bool trans_a = false, bool trans_b = false) {
   auto& tape = a.tape();
-  auto c = matmul_forward(a.value(), b.value(), trans_a, trans_b);
+  const Precision p = autocast_precision<T>();
+  auto c = matmul_forward(a.value(), b.value(), trans_a, trans_b, p);
   return tape.record("matmul", c, {a, b},
                      [ia = a.id(), ib = b.id(), sa = tape.save(a.value()), sb = tape.save(b.value()), trans_a,
-                      trans_b](Tape<T, Space>& t, const Tensor<T, Space>& gc) {
+                      trans_b, p](Tape<T, Space>& t, const Tensor<T, Space>& gc) {
                        matmul_backward(sa.get("matmul"), sb.get("matmul"), trans_a, trans_b, gc, t.grad_for(ia),
-                                       t.grad_for(ib));
+                                       t.grad_for(ib), p);
                      });
 }
 
 template <class T, class Space>
 Var<T, Space> linear(const Var<T, Space>& x, const Var<T, Space>& w, const Var<T, Space>& b) {
   auto& tape = x.tape();
-  auto y = linear_forward(x.value(), w.value(), b.value());
+  const Precision p = autocast_precision<T>();
+  auto y = linear_forward(x.value(), w.value(), b.value(), p);
   return tape.record("linear", y, {x, w, b},
-                     [ix = x.id(), iw = w.id(), ib = b.id(), sx = tape.save(x.value()), sw = tape.save(w.value())](
+                     [ix = x.id(), iw = w.id(), ib = b.id(), sx = tape.save(x.value()), sw = tape.save(w.value()), p](
                          Tape<T, Space>& t, const Tensor<T, Space>& gy) {
                        linear_backward(sx.get("linear"), sw.get("linear"), gy, t.grad_for(ix), t.grad_for(iw),
-                                       t.grad_for(ib));
+                                       t.grad_for(ib), p);
                      });
 }
 
 template <class T, class Space>
 Var<T, Space> linear(const Var<T, Space>& x, const Var<T, Space>& w) {
   auto& tape = x.tape();
-  auto y = linear_forward(x.value(), w.value(), Tensor<T, Space>());
+  const Precision p = autocast_precision<T>();
+  auto y = linear_forward(x.value(), w.value(), Tensor<T, Space>(), p);
   return tape.record("linear", y, {x, w},
-                     [ix = x.id(), iw = w.id(), sx = tape.save(x.value()), sw = tape.save(w.value())](
+                     [ix = x.id(), iw = w.id(), sx = tape.save(x.value()), sw = tape.save(w.value()), p](
                          Tape<T, Space>& t, const Tensor<T, Space>& gy) {
                        linear_backward(sx.get("linear"), sw.get("linear"), gy, t.grad_for(ix), t.grad_for(iw),
-                                       Tensor<T, Space>());
+                                       Tensor<T, Space>(), p);
                      });
 }
 
