@@ -50,7 +50,9 @@ int main(int argc, char** argv) {
                                               "instead of encoding the images")
         .add<std::string>("output.images", "", "HDF5 image shard of the uint8 reconstructions (empty: none)")
         .add<bool>("output.overwrite", false, "replace an existing output.images")
-        .add<int>("runtime.threads", 0, "CPU threads (0: OMP_NUM_THREADS or all cores)");
+        .add<int>("runtime.threads", 0, "CPU threads (0: OMP_NUM_THREADS or all cores)")
+        .add<std::string>("runtime.precision", "fp32",
+                          "fp32, or bf16: products on bf16 operands with fp32 sums (as torch.autocast)");
     const auto args = opt.parse(argc, argv);
     const std::string ckpt = args.get<std::string>("input.checkpoint");
     const std::string weights = args.get<std::string>("input.weights");
@@ -65,6 +67,10 @@ int main(int argc, char** argv) {
 
     ibq::cli::Runtime runtime(args.get<int>("runtime.threads"));
     runtime.require_single_process(prog);
+    const auto precision = ibq::parse_precision(args.get<std::string>("runtime.precision"), "runtime.precision");
+    const ibq::Autocast autocast(precision);  // every forward pass below
+    std::cerr << prog << ": " << ibq::cli::Runtime::describe() << "; " << ibq::cli::Runtime::describe(precision)
+              << "\n";
     const auto loaded = ibq::cli::load_checkpoint_tokenizer(prog, ckpt, weights);
     const auto& stored = loaded.stored;
     const auto& model_cfg = loaded.config;

@@ -54,7 +54,9 @@ int main(int argc, char** argv) {
                                                "none or empty: no file)")
         .add<long>("output.scale", 2, "PNG pixel scale")
         .add<bool>("output.overwrite", false, "replace existing output files")
-        .add<int>("runtime.threads", 0, "CPU threads (0: OMP_NUM_THREADS or all cores)");
+        .add<int>("runtime.threads", 0, "CPU threads (0: OMP_NUM_THREADS or all cores)")
+        .add<std::string>("runtime.precision", "fp32",
+                          "fp32, or bf16: products on bf16 operands with fp32 sums (as torch.autocast)");
     const auto args = opt.parse(argc, argv);
     const std::string ckpt = args.get<std::string>("input.checkpoint");
     IBQ_CHECK(!ckpt.empty(), "input.checkpoint is required (a ckpt-*.h5 file written by ibq-train-ar)");
@@ -81,6 +83,8 @@ int main(int argc, char** argv) {
 
     ibq::cli::Runtime runtime(args.get<int>("runtime.threads"));
     runtime.require_single_process(prog);
+    const auto precision = ibq::parse_precision(args.get<std::string>("runtime.precision"), "runtime.precision");
+    const ibq::Autocast autocast(precision);  // sampling and decoding
     // The AR model from the configuration stored with it.
     ibq::cli::Options stored_opt(prog, "");
     stored_opt.add<std::string>("data.tokens", "", "");
@@ -121,7 +125,8 @@ int main(int argc, char** argv) {
     for (auto c : classes)
       for (long i = 0; i < per_class; ++i) labels.push_back(c);
 
-    std::cerr << prog << ": " << ibq::cli::Runtime::describe() << "\n"
+    std::cerr << prog << ": " << ibq::cli::Runtime::describe() << "; " << ibq::cli::Runtime::describe(precision)
+              << "\n"
               << prog << ": " << labels.size() << " images (" << classes.size() << " classes x " << per_class
               << "), cfg " << sc.cfg_scale << ", temperature " << sc.temperature << ", top-k " << sc.top_k
               << ", top-p " << sc.top_p << ", seed " << sc.seed << "; tokenizer " << tok_ckpt << "\n";

@@ -44,7 +44,9 @@ int main(int argc, char** argv) {
         .add<long>("output.shard_size", 0, "images per file: <path stem>-00000.h5, -00001.h5, ... (0: one file)")
         .add<bool>("output.append", false, "append to an existing output.path of the same tokenizer")
         .add<bool>("output.overwrite", false, "replace existing output files")
-        .add<int>("runtime.threads", 0, "CPU threads (0: OMP_NUM_THREADS or all cores)");
+        .add<int>("runtime.threads", 0, "CPU threads (0: OMP_NUM_THREADS or all cores)")
+        .add<std::string>("runtime.precision", "fp32",
+                          "fp32, or bf16: products on bf16 operands with fp32 sums (as torch.autocast)");
     const auto args = opt.parse(argc, argv);
     const std::string ckpt = args.get<std::string>("input.checkpoint");
     const std::string out_path = args.get<std::string>("output.path");
@@ -66,7 +68,10 @@ int main(int argc, char** argv) {
 
     ibq::cli::Runtime runtime(args.get<int>("runtime.threads"));
     const auto& comm = runtime.comm();
-    std::cerr << prog << ": " << ibq::cli::Runtime::describe() << "\n";
+    const auto precision = ibq::parse_precision(args.get<std::string>("runtime.precision"), "runtime.precision");
+    const ibq::Autocast autocast(precision);  // every encoder pass below
+    std::cerr << prog << ": " << ibq::cli::Runtime::describe() << "; " << ibq::cli::Runtime::describe(precision)
+              << "\n";
     const auto loaded = ibq::cli::load_checkpoint_tokenizer(prog, ckpt, args.get<std::string>("input.weights"));
     const auto source = ibq::cli::load_tokenizer_images(loaded.stored, split);
     source->truncate(args.get<long>("data.limit"));

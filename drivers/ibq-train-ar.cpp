@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
         .add<double>("train.flat_fraction", 0.05, "fraction of the post-warm-up steps at the peak before the decay")
         .add<double>("train.clip", 1.0, "clip the global gradient norm (0: off)")
         .add<unsigned long>("train.seed", 1, "initialisation, data order, label and dropout seed")
+        .add<std::string>("train.precision", "fp32", "fp32, or bf16: mixed precision as torch.autocast (bf16 products, fp32 weights and sums)")
         .add<std::string>("train.resume", "auto", "auto (newest checkpoint in output.dir, if any), never, or a path")
         .add<long>("train.stop_after", 0, "stop (with a checkpoint) once this many steps are done (0: run to the end)")
         .add<double>("train.time_limit", 0, "stop (with a checkpoint) after this many minutes of training (0: none)")
@@ -86,6 +87,7 @@ int main(int argc, char** argv) {
     tc.flat_fraction = args.get<double>("train.flat_fraction");
     tc.clip = args.get<double>("train.clip");
     tc.seed = args.get<unsigned long>("train.seed");
+    tc.precision = ibq::parse_precision(args.get<std::string>("train.precision"));
     tc.validate();
     const long log_every = std::max(1L, args.get<long>("log.every"));
     const long keep = args.get<long>("output.keep");
@@ -96,7 +98,8 @@ int main(int argc, char** argv) {
     ibq::cli::StopSignals stop_signals;
     const auto run = ibq::cli::RunDirectory::open(args.get<std::string>("output.dir"), args.get<std::string>("train.resume"),
                                                   args.get<bool>("output.overwrite"), comm);
-    std::cerr << prog << ": " << ibq::cli::Runtime::describe() << "\n";
+    std::cerr << prog << ": " << ibq::cli::Runtime::describe() << "; " << ibq::cli::Runtime::describe(tc.precision)
+              << "\n";
 
     const ibq::TokenDataset data(token_files(args.get<std::string>("data.tokens")));
     ibq::ArTransformer<float> model(mc, tc.seed);

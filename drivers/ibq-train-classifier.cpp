@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
         .add<double>("train.lr", 2e-3, "peak learning rate (AdamW, cosine decay to 0)")
         .add<double>("train.weight_decay", 0.0, "AdamW decoupled weight decay")
         .add<unsigned long>("train.seed", 1, "initialisation and data-order seed")
+        .add<std::string>("train.precision", "fp32", "fp32, or bf16: mixed precision as torch.autocast (bf16 products, fp32 weights and sums)")
         .add<std::string>("output.path", "runs/fashion_mnist_classifier.h5", "checkpoint to write")
         .add<bool>("output.overwrite", false, "replace an existing file at output.path")
         .add<int>("runtime.threads", 0, "CPU threads (0: OMP_NUM_THREADS or all cores)");
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
     train.lr = args.get<double>("train.lr");
     train.weight_decay = args.get<double>("train.weight_decay");
     train.seed = args.get<unsigned long>("train.seed");
+    train.precision = ibq::parse_precision(args.get<std::string>("train.precision"));
     IBQ_CHECK(train.epochs > 0, "train.epochs must be positive, got " << train.epochs);
     IBQ_CHECK(train.lr > 0 && std::isfinite(train.lr), "train.lr must be a positive number, got " << train.lr);
     IBQ_CHECK(model.hidden > 0, "model.hidden must be positive");
@@ -73,7 +75,8 @@ int main(int argc, char** argv) {
 
     ibq::cli::Runtime runtime(args.get<int>("runtime.threads"));
     runtime.require_single_process(prog);
-    std::cerr << prog << ": " << ibq::cli::Runtime::describe() << "\n";
+    std::cerr << prog << ": " << ibq::cli::Runtime::describe() << "; " << ibq::cli::Runtime::describe(train.precision)
+              << "\n";
     auto train_set = ibq::load_fashion_mnist(args.get<std::string>("data.dir"), "train");
     auto test_set = ibq::load_fashion_mnist(args.get<std::string>("data.dir"), "test");
     train_set.truncate(args.get<long>("data.train_limit"));

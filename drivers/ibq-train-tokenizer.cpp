@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
         .add<double>("train.min_lr", 0.0, "cosine schedule: final learning rate")
         .add<double>("train.ema_decay", 0.999, "EMA decay of the parameters, every step")
         .add<unsigned long>("train.seed", 1, "initialisation, data order and dropout seed")
+        .add<std::string>("train.precision", "fp32", "fp32, or bf16: mixed precision as torch.autocast (bf16 products, fp32 weights and sums)")
         .add<std::string>("train.resume", "auto", "auto (newest checkpoint in output.dir, if any), never, or a checkpoint path")
         .add<long>("train.stop_after", 0, "stop (with a checkpoint) once this many steps are done (0: run to the end)")
         .add<double>("train.time_limit", 0, "stop (with a checkpoint) after this many minutes of training (0: none)")
@@ -112,6 +113,7 @@ int main(int argc, char** argv) {
     tc.gan.joint_disc_call = args.get<bool>("disc.joint_call");
     tc.gan.disc_lr = args.get<double>("train.disc_lr");
     tc.seed = args.get<unsigned long>("train.seed");
+    tc.precision = ibq::parse_precision(args.get<std::string>("train.precision"));
     tc.sync_entropy = args.get<bool>("dist.sync_entropy");
     const long log_every = std::max(1L, args.get<long>("log.every"));
     const long keep = std::max(1L, args.get<long>("output.keep"));
@@ -126,7 +128,8 @@ int main(int argc, char** argv) {
     const auto run = ibq::cli::RunDirectory::open(dir, args.get<std::string>("train.resume"),
                                                   args.get<bool>("output.overwrite"), comm);
     const std::string& resume_from = run.resume_from;
-    std::cerr << prog << ": " << ibq::cli::Runtime::describe() << "\n";
+    std::cerr << prog << ": " << ibq::cli::Runtime::describe() << "; " << ibq::cli::Runtime::describe(tc.precision)
+              << "\n";
     const auto train_source = ibq::cli::load_tokenizer_images(args, "train");
     const ibq::ImageSource& train_set = *train_source;
     ibq::Tokenizer<float> model(model_cfg, tc.seed);

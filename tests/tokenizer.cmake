@@ -9,6 +9,12 @@ set(_run ${CMAKE_CURRENT_SOURCE_DIR}/drivers)
 set(_scratch ${CMAKE_BINARY_DIR}/driver-tests)
 add_test(NAME "drivers: tokenizer resumed after k steps equals an uninterrupted 2k-step run"
          COMMAND bash ${_run}/tokenizer_resume.sh ${_tok} ${_scratch}/tok-resume ${CMAKE_SOURCE_DIR})
+add_test(NAME "drivers: tokenizer in bf16 resumed after k steps equals an uninterrupted 2k-step run"
+         COMMAND bash ${_run}/tokenizer_resume.sh ${_tok} ${_scratch}/tok-resume-bf16 ${CMAKE_SOURCE_DIR} bf16)
+add_test(NAME "drivers: tokenizer in bf16 tracks fp32 over 300 steps within the seed-to-seed spread"
+         COMMAND bash ${_run}/tokenizer_bf16.sh ${_tok} ${_rec} ${_scratch}/tok-bf16 ${CMAKE_SOURCE_DIR})
+set_tests_properties("drivers: tokenizer in bf16 tracks fp32 over 300 steps within the seed-to-seed spread"
+  PROPERTIES LABELS integration TIMEOUT 900 RUN_SERIAL TRUE)
 add_test(NAME "drivers: tokenizer drivers reject bad input with one error line and a non-zero exit"
          COMMAND bash ${_run}/tokenizer_errors.sh ${_tok} ${_rec} ${_scratch}/tok-errors ${CMAKE_SOURCE_DIR})
 add_test(NAME "drivers: tokenizer trains on Fashion-MNIST and ibq-reconstruct reports PSNR, SSIM, utilisation"

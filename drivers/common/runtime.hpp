@@ -22,7 +22,9 @@
 #include "ibq/core/host_memory.hpp"
 #include "ibq/core/kokkos_compat.hpp"
 #include "ibq/core/process_env.hpp"
+#include "ibq/core/precision.hpp"
 #include "ibq/linalg/conv_onednn.hpp"
+#include "ibq/linalg/gemm_bf16.hpp"
 #include "ibq/linalg/gemm_host.hpp"
 
 namespace ibq::cli {
@@ -67,6 +69,14 @@ class Runtime {
     if (const auto c = dist::Communicator::world(); c.distributed())
       line += "; MPI: " + std::to_string(c.size()) + " ranks (rank 0 logs and writes)";
     return line;
+  }
+
+  // The start-up line's precision part: what the products run in, and on which kernels under bf16.
+  static std::string describe(Precision p) {
+    if (p == Precision::fp32) return "precision fp32";
+    std::string where = host_accessible_v<DefaultSpace> ? bf16_host_backend() : std::string("cuBLAS bf16 GEMMs");
+    return "precision bf16 mixed (matmul/linear/attention/conv on bf16 operands with fp32 sums: " + where +
+           "; fp32 weights, gradients, norms, softmax, losses and optimizer)";
   }
 
   const dist::Communicator& comm() const { return comm_; }

@@ -2,15 +2,16 @@
 # Exact resume: a run stopped after step k and resumed to 2k ends with the same parameters, EMA, Adam
 # moments and logged losses as an uninterrupted 2k-step run (bitwise: the batches, the dropout masks and
 # the schedule are pure functions of (seed, step)). Also: a checkpoint of another configuration is refused
-# with a message that names the first mismatching tensor.
+# with a message that names the first mismatching tensor. An optional 4th argument sets train.precision
+# (bf16: the bf16 kernels are deterministic too, so resume stays bitwise).
 set -eu
-tok=$1 dir=$2 src=$3
+tok=$1 dir=$2 src=$3 precision=${4:-fp32}
 rm -rf "$dir" && mkdir -p "$dir"
 fail() { echo "FAIL: $*"; exit 1; }
 tiny=(--config "$src/experiments/quickstart.ini" --data.train_limit=256 --model.ch=8 --model.ch_mult=1,2,2
       --model.norm_groups=4 --model.z_channels=8 --model.embed_dim=8 --model.codebook_size=64 --model.dropout=0.1
       --train.batch_size=8 --train.steps=12 --train.warmup_steps=3 --train.time_limit=0 --log.every=2
-      --output.checkpoint_every=100 --runtime.threads=2)
+      --output.checkpoint_every=100 --runtime.threads=2 --train.precision="$precision")
 "$tok" "${tiny[@]}" --output.dir="$dir/full" > "$dir/full.log" 2>&1 || fail "full run: $(cat "$dir/full.log")"
 "$tok" "${tiny[@]}" --output.dir="$dir/split" --train.stop_after=6 > "$dir/a.log" 2>&1 || fail "first half: $(cat "$dir/a.log")"
 grep -q "stopped at step 6/12" "$dir/a.log" || fail "first half did not stop at 6: $(cat "$dir/a.log")"
@@ -28,4 +29,4 @@ grep -q "^step 12/12" "$dir/b.log" || fail "no log line for step 12"
 out=$("$tok" "${tiny[@]}" --output.dir="$dir/split" --model.num_res_blocks=2 2>&1) && fail "wider model resumed: $out"
 echo "$out" | grep -q "missing 'params/encoder.down.0.block.1.norm1.weight' (the checkpoint was written by a different model configuration)" \
   || fail "mismatch message does not name the tensor: $out"
-echo "resume is exact; mismatch reported: $(echo "$out" | tail -1)"
+echo "resume is exact ($precision); mismatch reported: $(echo "$out" | tail -1)"

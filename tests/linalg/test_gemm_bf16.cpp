@@ -197,3 +197,30 @@ TEST_CASE("autocast: scopes nest and restore, and only float computes in bf16", 
   REQUIRE(parse_precision("fp32") == Precision::fp32);
   REQUIRE_THROWS_WITH(parse_precision("fp16"), Catch::Contains("use fp32 or bf16"));
 }
+
+TEST_CASE("bf16 GEMM: native and emulated kernels agree on small and degenerate shapes", "[linalg]") {
+  if (bf16_host_kernels() != Bf16Kernels::native) {
+    WARN("only the emulated bf16 kernels exist on this CPU/build; nothing to compare");
+    return;
+  }
+  // oneDNN picks other kernels for one-row and one-column products (a batch of one image, a grey channel).
+  std::uint64_t seed = 500;
+  for (index_t m : {1, 2, 3, 16, 64})
+    for (index_t n : {1, 4, 16, 72})
+      for (index_t k : {1, 4, 16, 72, 256})
+        for (int t = 0; t < 4; ++t)
+          for (float beta : {0.f, 1.f}) {
+            const Trans ta = t & 1 ? Trans::T : Trans::N, tb = t & 2 ? Trans::T : Trans::N;
+            const index_t lda = ta == Trans::N ? k : m, ldb = tb == Trans::N ? n : k;
+            const auto a = random_tensor<float>({m * k}, ++seed), b = random_tensor<float>({k * n}, ++seed);
+            const auto c0 = random_tensor<float>({m * n}, ++seed);
+            auto cn = c0.clone(), ce = c0.clone();
+            gemm_as<Space>(Precision::bf16, ta, tb, m, n, k, 1.f, a.data(), lda, b.data(), ldb, beta, cn.data(), n);
+            bf16_host_kernels() = Bf16Kernels::emulated;
+            gemm_as<Space>(Precision::bf16, ta, tb, m, n, k, 1.f, a.data(), lda, b.data(), ldb, beta, ce.data(), n);
+            bf16_host_kernels() = Bf16Kernels::native;
+            const auto xn = cn.to_host(), xe = ce.to_host();
+            INFO("m " << m << " n " << n << " k " << k << " trans " << (t & 1) << (t >> 1) << " beta " << beta);
+            for (index_t i = 0; i < m * n; ++i) REQUIRE(xn[i] == Approx(xe[i]).margin(1e-5 * double(k)).epsilon(1e-5));
+          }
+}

@@ -131,6 +131,17 @@ TEST_CASE("autocast: conv2d in bf16 (oneDNN's bf16 kernels or the emulation) is 
     check_autocast("1x1 conv", [](const VarsF& v) { return conv2d(v[0], v[1], Conv2dArgs{}); },
                    {random_tensor<float>({3, 24, 8, 8}, 14), random_tensor<float>({40, 24, 1, 1}, 15)},
                    Shape{3, 40, 8, 8});
+    // One image, and one input or output channel (a grey image's first and last layers): oneDNN picks other
+    // kernels for these (its gemm-based convolution for one output channel).
+    const auto pad1 = Conv2dArgs::symmetric(1, 1);
+    for (index_t n : {1, 3})
+      for (auto [cin, cout] : {std::pair<index_t, index_t>{1, 8}, {8, 1}, {8, 16}}) {
+        check_autocast("conv " + std::to_string(n) + " images " + std::to_string(cin) + " -> " + std::to_string(cout),
+                       [&](const VarsF& v) { return conv2d(v[0], v[1], v[2], pad1); },
+                       {random_tensor<float>({n, cin, 8, 8}, 16 + n), random_tensor<float>({cout, cin, 3, 3}, 17),
+                        random_tensor<float>({cout}, 18)},
+                       Shape{n, cout, 8, 8}, true, 2);
+      }
   }
   bf16_host_kernels() = chosen;
 }

@@ -14,6 +14,7 @@
 // price autocast pays as well.
 #pragma once
 
+#include <cstdlib>
 #include <string>
 #include <type_traits>
 
@@ -36,11 +37,14 @@ inline bool cpu_has_bf16_dot() {
 
 enum class Bf16Kernels { native, emulated };
 
-// Which host bf16 kernels run: native where the CPU and the build allow, else emulated. Tests and
-// benchmarks may set it to emulated to compare both in one process.
+// Which host bf16 kernels run: native where the CPU and the build allow, else emulated; IBQ_BF16=emulated in
+// the environment asks for the emulation (to compare the two). Tests and benchmarks may also set it.
 inline Bf16Kernels& bf16_host_kernels() {
 #if defined(IBQ_HAVE_DNNL)
-  static Bf16Kernels k = cpu_has_bf16_dot() ? Bf16Kernels::native : Bf16Kernels::emulated;
+  static Bf16Kernels k = [] {
+    const char* v = std::getenv("IBQ_BF16");
+    return cpu_has_bf16_dot() && !(v && std::string(v) == "emulated") ? Bf16Kernels::native : Bf16Kernels::emulated;
+  }();
 #else
   static Bf16Kernels k = Bf16Kernels::emulated;
 #endif

@@ -29,7 +29,8 @@
 #include <cstdint>
 #include <cstring>
 
-#include "ibq/linalg/gemm.hpp"
+#include "ibq/core/precision.hpp"
+#include "ibq/quant/codebook_products.hpp"
 #include "ibq/ops/embedding.hpp"
 #include "ibq/ops/reduce.hpp"
 #include "ibq/ops/shape_ops.hpp"
@@ -45,6 +46,8 @@ struct IbqFusedOptions {
   // Threads per row. 0: one on the host (each runs a row in vector loops), a team of up to 256 on a GPU.
   // > 0: a team of that many (at most the host's threads), so the GPU's kernels can be checked on the host.
   int row_team = 0;
+  // The products' precision (the logits, and their gradients): ibq_fused() takes it from the autocast scope.
+  Precision precision = Precision::fp32;
 };
 
 template <class T, class Space>
@@ -118,6 +121,7 @@ IbqFusedForward<T, Space> ibq_fused_forward(const Tensor<T, Space>& zf, const Te
   if (ent) Kokkos::parallel_for("ibq::fused_fwd_pbar_zero", range<Space>(K), KOKKOS_LAMBDA(index_t k) { pbar[k] = 0; });
   const T* z = zf.data();
   const T* e = codebook.data();
+  const CodebookProducts<T, Space> prod(opt.precision, codebook.data(), K, D);
   T* l = tile.data();
   T* isum = inv_sum.data();
   std::int32_t* ind = f.indices.data();
@@ -126,7 +130,7 @@ IbqFusedForward<T, Space> ibq_fused_forward(const Tensor<T, Space>& zf, const Te
 
   for (index_t n0 = 0; n0 < N; n0 += nb) {
     const index_t rows = N - n0 < nb ? N - n0 : nb;
-    gemm<Space>(Trans::N, Trans::T, rows, K, D, T(1), z + n0 * D, D, e, D, T(0), l, K);
+    prod.logits(z + n0 * D, rows, l);
     auto keep = KOKKOS_LAMBDA(index_t i, const FusedRow<T>& r) {
       const index_t n = n0 + i;
       ind[n] = std::int32_t(r.arg);
@@ -198,7 +202,7 @@ void ibq_fused_backward(const Tensor<T, Space>& zf, const Tensor<T, Space>& code
   Kokkos::View<T*, Space> tile(Kokkos::view_alloc(Kokkos::WithoutInitializing, "ibq::fused.tile"), nb * K);
   Kokkos::View<T*, Space> atile(Kokkos::view_alloc(Kokkos::WithoutInitializing, "ibq::fused.atile"), nb * K);
   const T* z = zf.data();
-  const T* e = codebook.data();
+  const CodebookProducts<T, Space> prod(opt.precision, codebook.data(), K, D);
   const T* g = gy.data();            // dL/dz_q [N, D]
   const T* gh = g + N * D;           // dL/dH_sample [1]
   const T* gb = g + N * D + 1;       // dL/dpbar [K]
@@ -208,8 +212,8 @@ void ibq_fused_backward(const Tensor<T, Space>& zf, const Tensor<T, Space>& code
 
   for (index_t n0 = 0; n0 < N; n0 += nb) {
     const index_t rows = N - n0 < nb ? N - n0 : nb;
-    gemm<Space>(Trans::N, Trans::T, rows, K, D, T(1), z + n0 * D, D, e, D, T(0), l, K);
-    gemm<Space>(Trans::N, Trans::T, rows, K, D, T(1), g + n0 * D, D, e, D, T(0), a, K);
+    prod.logits(z + n0 * D, rows, l);  // recomputed exactly as in the forward pass
+    prod.logits(g + n0 * D, rows, a);  // a = G E^T
     const T wb = inv_n * inv_tau;
     if (team == 0) {
       Kokkos::parallel_for("ibq::fused_bwd_rows", range<Space>(rows), KOKKOS_LAMBDA(index_t i) {
@@ -226,8 +230,8 @@ void ibq_fused_backward(const Tensor<T, Space>& zf, const Tensor<T, Space>& code
                                     ent_n[n], wh, wb);
           });
     }
-    if (gz.defined()) gemm<Space>(Trans::N, Trans::N, rows, D, K, T(1), l, K, e, D, T(1), gz.data() + n0 * D, D);
-    if (ge.defined()) gemm<Space>(Trans::T, Trans::N, K, D, rows, T(1), l, K, z + n0 * D, D, T(1), ge.data(), D);
+    if (gz.defined()) prod.times_codebook(l, rows, gz.data() + n0 * D);
+    if (ge.defined()) prod.codebook_grad(l, z + n0 * D, rows, ge.data());
   }
   // The forward value E[ind]: G scatter-added to the selected rows (deterministically, as embedding does).
   if (ge.defined()) embedding_backward(indices, slice_forward(gy, 0, 0, N * D).reshape({N, D}), ge);
@@ -246,13 +250,15 @@ IbqFusedOutput<T, Space> ibq_fused(const Var<T, Space>& zf, const Var<T, Space>&
                                                      << opt.temperature);
   auto& tape = zf.tape();
   const index_t N = zs.dims[0], D = zs.dims[1], K = es.dims[0];
-  auto fw = detail::ibq_fused_forward(zf.value(), codebook.value(), opt);
+  IbqFusedOptions o = opt;
+  o.precision = autocast_precision<T>();
+  auto fw = detail::ibq_fused_forward(zf.value(), codebook.value(), o);
   auto packed = tape.record(
       "ibq_fused", fw.packed, {zf, codebook},
       [iz = zf.id(), ie = codebook.id(), sz = SavedTensor<T, Space>(zf.value()),
        se = SavedTensor<T, Space>(codebook.value()), ind = fw.indices, st = fw.stats,
-       opt](Tape<T, Space>& t, const Tensor<T, Space>& gy) {
-        detail::ibq_fused_backward(sz.get("ibq_fused"), se.get("ibq_fused"), ind, st, opt, gy, t.grad_for(iz),
+       o](Tape<T, Space>& t, const Tensor<T, Space>& gy) {
+        detail::ibq_fused_backward(sz.get("ibq_fused"), se.get("ibq_fused"), ind, st, o, gy, t.grad_for(iz),
                                    t.grad_for(ie));
       });
   IbqFusedOutput<T, Space> out;

@@ -20,7 +20,7 @@
 #include <string>
 
 #include "ibq/autodiff/tape.hpp"
-#include "ibq/linalg/gemm.hpp"
+#include "ibq/quant/codebook_products.hpp"
 #include "ibq/nn/param_store.hpp"
 #include "ibq/ops/binary.hpp"
 #include "ibq/ops/embedding.hpp"
@@ -139,9 +139,11 @@ Tensor<std::int32_t, Space> vq_nearest_indices(const Tensor<T, Space>& z_flat, c
   index_t chunk = detail::vq_distance_workspace_elements() / K;
   chunk = chunk < 1 ? 1 : (chunk > N ? N : chunk);
   auto dist = Tensor<T, Space>::empty(Shape{chunk, K});
+  // -2 z.e in the autocast scope's precision (the reference's einsum); the squared norms stay fp32.
+  const CodebookProducts<T, Space> prod(autocast_precision<T>(), e.data(), K, D);
   for (index_t r0 = 0; r0 < N; r0 += chunk) {
     const index_t rows = N - r0 < chunk ? N - r0 : chunk;
-    gemm<Space>(Trans::N, Trans::T, rows, K, D, T(-2), z.data() + r0 * D, D, e.data(), D, T(0), dist.data(), K);
+    prod.logits(z.data() + r0 * D, rows, dist.data(), T(-2));
     detail::vq_argmin_rows(dist, zsq, esq, r0, rows, K, ind);
   }
   return ind;

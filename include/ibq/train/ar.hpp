@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "ibq/core/precision.hpp"
 #include "ibq/dist/communicator.hpp"
 #include "ibq/dist/sharded_sampler.hpp"
 #include "ibq/io/checkpoint.hpp"
@@ -44,6 +45,7 @@ struct ArTrainConfig {
   double clip = 1.0;  // 0: no clipping
   bool decay_all = true;  // the reference: norms and biases decay too
   std::uint64_t seed = 0;
+  Precision precision = Precision::fp32;  // bf16: autocast's products, fp32 master weights (core/precision.hpp)
 
   void validate() const {
     IBQ_CHECK(batch_size >= 1, "train.batch_size must be >= 1, got " << batch_size);
@@ -123,6 +125,7 @@ class ArTrainer {
     }
     const Rng rng = Rng{cfg_.seed, 0xa5000}.split(std::uint64_t(s)).split(std::uint64_t(comm_.rank()));
     Tape<T, Space> tape;
+    const Autocast autocast(cfg_.precision);  // the products of this step (backward keeps what each recorded)
     // The ids were checked on the host when the dataset was read: the step reads nothing back for them.
     auto loss = model_.loss(tape, Tensor<std::int32_t, Space>::from_host(Shape{part.n, per_}, tok),
                             Tensor<std::int32_t, Space>::from_host(Shape{part.n}, lab), true, rng, IdCheck::none);

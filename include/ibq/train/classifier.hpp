@@ -13,6 +13,7 @@
 #include <map>
 #include <vector>
 
+#include "ibq/core/precision.hpp"
 #include "ibq/data/image_set.hpp"
 #include "ibq/models/classifier.hpp"
 #include "ibq/ops/reduce.hpp"
@@ -29,6 +30,7 @@ struct ClassifierTrainConfig {
   double weight_decay = 0.0;
   std::uint64_t seed = 1;
   index_t eval_batch_size = 1000;
+  Precision precision = Precision::fp32;  // bf16: autocast's products (core/precision.hpp)
 };
 
 struct TrainEvent {
@@ -83,7 +85,11 @@ ClassifierResult train_classifier(Classifier<T, Space>& net, const ImageSet& tra
       Tape<T, Space> tape;
       auto x = tape.leaf(train.batch<T, Space>(order, s * cfg.batch_size, cfg.batch_size));
       auto labels = train.batch_labels<Space>(order, s * cfg.batch_size, cfg.batch_size);
-      auto loss = cross_entropy(net.forward(x, /*training=*/true).logits, labels);
+      Var<T, Space> loss;
+      {
+        const Autocast autocast(cfg.precision);
+        loss = cross_entropy(net.forward(x, /*training=*/true).logits, labels);
+      }
       const double l = double(loss.value().item());
       IBQ_CHECK(std::isfinite(l), "classifier training diverged: loss is " << l << " at epoch " << epoch + 1 << " step "
                                                                            << s + 1 << "; lower train.lr");

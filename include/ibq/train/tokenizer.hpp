@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "ibq/data/image_set.hpp"
+#include "ibq/core/precision.hpp"
 #include "ibq/dist/communicator.hpp"
 #include "ibq/dist/sharded_sampler.hpp"
 #include "ibq/gan/discriminator.hpp"
@@ -104,6 +105,9 @@ struct TokenizerTrainConfig {
   GanTrainConfig gan;
   std::uint64_t seed = 1;
   bool sync_entropy = false;  // data parallel: H_avg of the global batch's mean distribution (one allreduce)
+  // bf16: every forward pass of the step (generator, discriminator, LPIPS) under autocast, as Lightning's
+  // bf16-mixed runs training_step; parameters, gradients and Adam stay fp32 (core/precision.hpp).
+  Precision precision = Precision::fp32;
 
   void validate() const {
     IBQ_CHECK(batch_size > 0, "train.batch_size must be positive, got " << batch_size);
@@ -192,6 +196,7 @@ class TokenizerTrainer {
     st.images = part.global_n;
     st.lr = lr_at(s);
     adam_.set_lr(st.lr);
+    const Autocast autocast(cfg_.precision);
     Tape<T, Space> tape;
     auto x = tape.leaf(train_.batch<T, Space>(order_, part.begin, part.n));
     // Dropout masks differ between ranks (their images differ too); rank 0 of a single process keeps the
@@ -461,7 +466,9 @@ class TokenizerTrainer {
     const auto& conv = model_.decoder().conv_out();
     const auto& w = model_.store().value(conv.weight);
     Tensor<T, Space> gw(w.shape(), "ibq::last_layer_grad");
-    conv2d_backward(out.decoder_features.value(), w, g, conv.args, Tensor<T, Space>(), gw, Tensor<T, Space>());
+    // torch.autograd.grad through the last layer as it ran: in bf16 under autocast.
+    conv2d_backward(out.decoder_features.value(), w, g, conv.args, Tensor<T, Space>(), gw, Tensor<T, Space>(),
+                    autocast_precision<T>());
     return gw;
   }
 
