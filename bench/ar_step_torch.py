@@ -6,7 +6,7 @@
 
 The model is tests/reference/ar_reference.py's GPT (the module the C++ model's parity fixture comes from:
 RMSNorm, AdaLN, 2-D RoPE, causal attention as softmax(QK^T / sqrt(d) + mask) V, SwiGLU), in float32,
-without dropout. The step: cross-entropy of the teacher-forced logits, zero_grad, backward, AdamW (0.9,
+without dropout (--autocast: under torch.autocast("cpu", bfloat16)). The step: cross-entropy of the teacher-forced logits, zero_grad, backward, AdamW (0.9,
 0.95, weight decay 0.05 on every parameter). Prints one JSON line: seconds (median of --reps after a
 warm-up), peak_mib (peak resident set minus the resident set once model and inputs exist) and params.
 """
@@ -32,6 +32,8 @@ def main():
     for name, default in [("layers", 4), ("dim", 128), ("heads", 2), ("vocab", 1024), ("grid", 8),
                           ("classes", 10), ("batch", 64), ("multiple_of", 64), ("reps", 5)]:
         ap.add_argument("--" + name, type=int, default=default)
+    ap.add_argument("--autocast", action="store_true",
+                    help='forward and loss under torch.autocast("cpu", dtype=torch.bfloat16), as bf16-mixed trains')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -47,8 +49,9 @@ def main():
 
     def step():
         opt.zero_grad(set_to_none=True)
-        logits = model(tokens[:, :-1], labels)
-        loss = F.cross_entropy(logits.reshape(-1, args.vocab), tokens.reshape(-1))
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.autocast):
+            logits = model(tokens[:, :-1], labels)
+            loss = F.cross_entropy(logits.reshape(-1, args.vocab), tokens.reshape(-1))
         loss.backward()
         opt.step()
 

@@ -48,6 +48,26 @@ inline double median_seconds(const std::function<void()>& fn, int reps, bool war
   return t[t.size() / 2];
 }
 
+// printf into a std::string.
+template <class... A>
+std::string format(const char* f, A... a) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, f, a...);
+  return buf;
+}
+
+// "a,b,c" -> {"a", "b", "c"} (empty items dropped).
+inline std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char ch : s + ",") {
+    if (ch != ',') { cur += ch; continue; }
+    if (!cur.empty()) out.push_back(cur);
+    cur.clear();
+  }
+  return out;
+}
+
 // Uniform in [-scale, scale), deterministic per seed.
 template <class Space = ibq::DefaultSpace>
 ibq::Tensor<float, Space> random_f(const ibq::Shape& s, std::uint64_t seed, double scale = 1.0) {

@@ -11,6 +11,7 @@
 
 #include "ibq/core/config.hpp"
 #include "ibq/core/error.hpp"
+#include "ibq/linalg/flop_counter.hpp"
 #include "ibq/linalg/gemm_cuda.hpp"
 #include "ibq/linalg/gemm_host.hpp"
 
@@ -27,6 +28,7 @@ void gemm(Trans ta, Trans tb, index_t m, index_t n, index_t k, T alpha, const T*
           index_t ldb, T beta, T* c, index_t ldc) {
   static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "gemm: float or double only");
   if (m == 0 || n == 0) return;
+  count_product_flops(double(m), double(n), double(k));
 #if defined(KOKKOS_ENABLE_CUDA)
   if constexpr (!host_accessible_v<Space>) {
     gemm_cuda(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 1, 0, 0, 0);
@@ -43,6 +45,7 @@ void gemm_strided_batched(Trans ta, Trans tb, index_t m, index_t n, index_t k, T
                           index_t stride_a, const T* b, index_t ldb, index_t stride_b, T beta, T* c, index_t ldc,
                           index_t stride_c, index_t batch) {
   if (m == 0 || n == 0 || batch == 0) return;
+  count_product_flops(double(m), double(n), double(k), double(batch));
 #if defined(KOKKOS_ENABLE_CUDA)
   if constexpr (!host_accessible_v<Space>) {
     gemm_cuda(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, batch, stride_a, stride_b, stride_c);

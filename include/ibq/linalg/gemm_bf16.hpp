@@ -113,9 +113,10 @@ void gemm_bf16(Trans ta, Trans tb, index_t m, index_t n, index_t k, float alpha,
   if (Bf16Matrix<Space>::emulated() || k == 0) {
     IBQ_CHECK(a.rounded.data() || k == 0, "gemm_bf16: operand packed for the other bf16 kernels");
     gemm_strided_batched<Space>(ta, tb, m, n, k, alpha, a.rounded.data(), a.ld(), a.stride(), b.rounded.data(), b.ld(),
-                                b.stride(), beta, c, ldc, stride_c, batch);
+                                b.stride(), beta, c, ldc, stride_c, batch);  // counts its flops
     return;
   }
+  count_product_flops(double(m), double(n), double(k), double(batch));
 #if defined(KOKKOS_ENABLE_CUDA)
   if constexpr (!host_accessible_v<Space>) {
     gemm_cuda_bf16(ta, tb, m, n, k, alpha, a.native.data(), a.ld(), a.stride(), b.native.data(), b.ld(), b.stride(),

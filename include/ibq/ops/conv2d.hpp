@@ -305,6 +305,7 @@ Tensor<T, Space> conv2d_forward(const Tensor<T, Space>& x, const Tensor<T, Space
 #if defined(IBQ_HAVE_DNNL)
   if constexpr (detail::conv2d_onednn_capable_v<T, Space>) {
     if (conv2d_use_onednn()) {
+      count_product_flops(double(g.cout), double(g.n * g.p()), double(g.k()));
       detail::onednn_conv(g, args, bias.defined(), p == Precision::bf16).forward(x.data(), w.data(), bias.data(), y.data());
       return y;
     }
@@ -358,6 +359,8 @@ void conv2d_backward(const Tensor<T, Space>& x, const Tensor<T, Space>& w, const
   if constexpr (detail::conv2d_onednn_capable_v<T, Space>) {
     if (conv2d_use_onednn()) {
       auto ptr = [](const Tensor<T, Space>& t) { return t.defined() ? t.data() : nullptr; };
+      const double passes = double(gx.defined()) + double(gw.defined());  // dx and dW: one product each
+      count_product_flops(double(g.cout), double(g.n * g.p()), double(g.k()), passes);
       if (p == Precision::bf16) {  // oneDNN would sum the bf16 dy for the bias; autocast's bias sums stay fp32
         if (gb.defined()) channel_sum_accumulate(gy, g.n, g.cout, g.p(), gb);
         detail::onednn_conv(g, args, false, true).backward(x.data(), w.data(), gy.data(), ptr(gx), ptr(gw), nullptr);
