@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "bench_util.hpp"
+#include "gemm_peak.hpp"
 #include "device_memory.hpp"
 #include "ibq/core/host_memory.hpp"
 #include "ibq/core/process_env.hpp"
@@ -73,7 +74,7 @@ std::string op_class(const std::string& region, const std::string& op) {
   return "other";
 }
 
-int run_child(const Config& c, int reps) {
+int run_child(const Config& c, int reps, ibq::Precision precision) {
   ibq::keep_host_memory_warm();
   ibq::TokenizerConfig cfg;
   cfg.ae.ch = c.ch, cfg.ae.ch_mult = list(c.mult), cfg.ae.num_res_blocks = c.blocks, cfg.ae.attn_resolutions = list(c.attn);
@@ -91,8 +92,12 @@ int run_child(const Config& c, int reps) {
     ibq::Tape<float> tape;
     tape.profile_into(prof);
     auto xin = tape.leaf(x);
-    auto out = model.forward(xin, {}, true);
-    auto loss = ibq::mean(ibq::abs(out.x_hat - xin)) + out.quant_loss + 0.05 * out.entropy_loss;
+    ibq::Var<float> loss;
+    {
+      const ibq::Autocast autocast(precision);
+      auto out = model.forward(xin, {}, true);
+      loss = ibq::mean(ibq::abs(out.x_hat - xin)) + out.quant_loss + 0.05 * out.entropy_loss;
+    }
     tape.backward(loss);
     Kokkos::fence();
     const auto t0 = std::chrono::steady_clock::now();
@@ -105,6 +110,9 @@ int run_child(const Config& c, int reps) {
   std::sort(adam_s.begin(), adam_s.end());
   const double adam_median = adam_s[adam_s.size() / 2];
   const double peak = memory.peak_mib();
+  ibq::product_flops() = 0;
+  step(nullptr);
+  const double flops = ibq::product_flops();
   ibq::OpProfile prof;
   step(&prof);
   std::map<std::string, double> fwd, bwd;
@@ -112,8 +120,8 @@ int run_child(const Config& c, int reps) {
   for (const auto& [key, s] : prof.backward) bwd[op_class(key.first, key.second)] += s;
   index_t params = 0;
   for (const auto& [name, n] : ibq::Tokenizer<float>::parameter_counts(cfg)) params += n;
-  std::printf("{\"seconds\": %.6f, \"peak_mib\": %.1f, \"adam_s\": %.6f, \"params\": %ld", t, peak, adam_median,
-              long(params));
+  std::printf("{\"seconds\": %.6f, \"peak_mib\": %.1f, \"adam_s\": %.6f, \"params\": %ld, \"flops\": %.0f", t, peak,
+              adam_median, long(params), flops);
   for (const char* cls : {"conv", "norm", "attention", "quantizer", "other"})
     std::printf(", \"fwd_%s\": %.6f, \"bwd_%s\": %.6f", cls, fwd[cls], cls, bwd[cls]);
   std::printf("}\n");
@@ -130,11 +138,12 @@ std::string ms(const std::map<std::string, double>& j, const std::string& key) {
 }  // namespace
 
 constexpr char usage[] =
-    "usage: tokenizer_step [--preset quickstart|mid]... [--reps 5] [--no-peer] [shape options]\n"
+    "usage: tokenizer_step [--preset quickstart|mid]... [--precision fp32,bf16] [--reps 5] [--no-peer] [shape options]\n"
     "  One tokenizer training step (forward, L1 + quantizer losses, backward, Adam) against a PyTorch\n"
     "  reference of the same model (bench/tokenizer_step_torch.py) in the same run, with peak memory and\n"
     "  where the time goes. Default: the quickstart and mid presets.\n"
     "  --preset NAME   quickstart (experiments/quickstart.ini's model, batch 16) or mid (64x64 RGB, K 16384)\n"
+    "  --precision P   fp32, bf16 or fp32,bf16 (default): bf16 is ibq::Autocast against torch.autocast\n"
     "  --reps N        median of N steps after a warm-up\n"
     "  --no-peer       skip PyTorch\n"
     "  shape options, for a configuration of your own:\n"
@@ -149,6 +158,7 @@ int main(int argc, char** argv) {
   Config custom;
   bool have_custom = false, child = false, peer = true;
   int reps = 5;
+  std::string precisions = "fp32,bf16";
   for (int i = 1; i < argc; ++i) {
     const std::string k = argv[i];
     if (k == "--no-peer") { peer = false; continue; }
@@ -159,6 +169,7 @@ int main(int argc, char** argv) {
     bool shape = true;
     if (k == "--preset") configs.push_back(preset(v)), shape = false;
     else if (k == "--reps") reps = std::max(1, std::atoi(v.c_str())), shape = false;
+    else if (k == "--precision") precisions = v, shape = false;
     else if (k == "--ch") custom.ch = std::atol(v.c_str());
     else if (k == "--mult") custom.mult = v;
     else if (k == "--blocks") custom.blocks = std::atol(v.c_str());
@@ -173,67 +184,85 @@ int main(int argc, char** argv) {
     else { std::fprintf(stderr, "tokenizer_step: unknown option %s (try --help)\n", k.c_str()); return 2; }
     have_custom = have_custom || shape;
   }
-  if (child) return run_child(custom, reps);
+  std::vector<ibq::Precision> precs;
+  for (const auto& p : bench::split_list(precisions)) precs.push_back(ibq::parse_precision(p, "--precision"));
+  if (child) return run_child(custom, reps, precs.front());
   if (have_custom) configs.push_back(custom);
   if (configs.empty()) configs = {preset("quickstart"), preset("mid")};
 
   const int threads = Kokkos::DefaultExecutionSpace().concurrency();
   const std::string self = "/proc/" + std::to_string(getpid()) + "/exe";
-  std::printf("host BLAS: %s; host float conv: %s; Kokkos %s with %d threads; %s\n", ibq::gemm_host_backend(),
+  std::printf("CPU: %s; host BLAS: %s, kernel %s; host float conv: %s; Kokkos %s with %d threads; %s\n",
+              bench::cpu_model().c_str(), ibq::gemm_host_backend(), ibq::openblas_core_name().c_str(),
               ibq::conv2d_host_backend().c_str(), Kokkos::DefaultExecutionSpace::name(), threads,
               ibq::settled_environment().c_str());
-  std::printf("\n| config | params | batch | ibq s | torch s | torch / ibq | ibq MiB | torch MiB | ibq MiB / torch |\n"
-              "|---|---|---|---|---|---|---|---|---|\n");
-  std::vector<std::pair<std::map<std::string, double>, std::map<std::string, double>>> results;
-  std::string table;
+  const auto peaks = bench::measure_gemm_peaks();
+  bench::print_gemm_peaks(peaks);
+  std::printf("\n| config | precision | batch | ibq ms | torch ms | torch / ibq | ibq fp32 / ibq | GFLOP/s | ibq share "
+              "| torch share | ibq MiB | torch MiB | ibq MiB / torch |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  struct Result {
+    std::string name;
+    std::map<std::string, double> ours, torch;
+  };
+  std::vector<Result> results;
   for (const auto& c : configs) {
-    bool ok = false;
-    std::ostringstream cmd;
-    cmd << self << " --child --reps " << reps << c.args();
-    std::fprintf(stderr, "  %s\n", cmd.str().c_str());
-    auto ours = bench::last_json(bench::run_command(cmd.str(), ok));
-    if (!ok) std::fprintf(stderr, "  (failed)\n");
-    std::map<std::string, double> torch;
-    if (peer) {
-      std::ostringstream pc;
-      pc << "/usr/bin/python3 " << IBQ_SOURCE_DIR << "/bench/tokenizer_step_torch.py --threads " << threads
-         << " --device " << bench::PeakMemory<ibq::DefaultSpace>::torch_device() << " --reps " << reps << c.args();
-      std::fprintf(stderr, "  %s\n", pc.str().c_str());
-      torch = bench::last_json(bench::run_command(pc.str(), ok));
-      if (!ok) std::fprintf(stderr, "  (torch failed)\n");
+    double fp32_seconds = 0;
+    for (const ibq::Precision prec : precs) {
+      const bool bf16 = prec == ibq::Precision::bf16;
+      bool ok = false;
+      std::ostringstream cmd;
+      cmd << self << " --child --reps " << reps << " --precision " << ibq::precision_name(prec) << c.args();
+      std::fprintf(stderr, "  %s\n", cmd.str().c_str());
+      auto ours = bench::last_json(bench::run_command(cmd.str(), ok));
+      if (!ok) std::fprintf(stderr, "  (failed)\n");
+      std::map<std::string, double> torch;
+      if (peer) {
+        std::ostringstream pc;
+        pc << "/usr/bin/python3 " << IBQ_SOURCE_DIR << "/bench/tokenizer_step_torch.py --threads " << threads
+           << " --device " << bench::PeakMemory<ibq::DefaultSpace>::torch_device() << " --reps " << reps << c.args()
+           << (bf16 ? " --autocast" : "");
+        std::fprintf(stderr, "  %s\n", pc.str().c_str());
+        torch = bench::last_json(bench::run_command(pc.str(), ok));
+        if (!ok) std::fprintf(stderr, "  (torch failed)\n");
+      }
+      if (!bf16 && ours.count("seconds")) fp32_seconds = ours["seconds"];
+      const double peak = bf16 ? peaks.bf16 : peaks.fp32, flops = ours.count("flops") ? ours["flops"] : 0;
+      auto share = [&](const std::map<std::string, double>& j) {
+        return j.count("seconds") && flops > 0 ? bench::format("%.2f", flops / j.at("seconds") / 1e9 / peak)
+                                              : std::string("-");
+      };
+      auto ratio = [](const std::map<std::string, double>& a, const std::map<std::string, double>& b,
+                      const char* key, const char* fmt) {
+        return a.count(key) && b.count(key) ? bench::format(fmt, a.at(key) / b.at(key)) : std::string("-");
+      };
+      std::printf("| %s | %s | %ld | %s | %s%s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c.name.c_str(),
+                  ibq::precision_name(prec), c.batch, ms(ours, "seconds").c_str(), ms(torch, "seconds").c_str(),
+                  bf16 && peer ? " (autocast)" : "", ratio(torch, ours, "seconds", "%.2fx").c_str(),
+                  bf16 && fp32_seconds > 0 && ours.count("seconds")
+                      ? bench::format("%.2fx", fp32_seconds / ours["seconds"]).c_str() : "-",
+                  ours.count("seconds") && flops > 0 ? bench::format("%.0f", flops / ours["seconds"] / 1e9).c_str() : "-",
+                  share(ours).c_str(), share(torch).c_str(), bench::fmt(ours, "peak_mib", 1, "%.0f").c_str(),
+                  bench::fmt(torch, "peak_mib", 1, "%.0f").c_str(), ratio(ours, torch, "peak_mib", "%.2f").c_str());
+      std::fflush(stdout);
+      results.push_back({c.name + " " + ibq::precision_name(prec), ours, torch});
     }
-    auto ratio = [](const std::map<std::string, double>& a, const std::map<std::string, double>& b,
-                    const char* key, const char* fmt) {
-      if (!a.count(key) || !b.count(key)) return std::string("-");
-      char buf[32];
-      std::snprintf(buf, sizeof buf, fmt, a.at(key) / b.at(key));
-      return std::string(buf);
-    };
-    std::printf("| %s | %.0f | %ld | %s | %s | %s | %s | %s | %s |\n", c.name.c_str(),
-                ours.count("params") ? ours["params"] : NAN, c.batch, ms(ours, "seconds").c_str(),
-                ms(torch, "seconds").c_str(), ratio(torch, ours, "seconds", "%.2fx").c_str(),
-                ours.count("peak_mib") ? std::to_string(long(ours["peak_mib"])).c_str() : "-",
-                torch.count("peak_mib") ? std::to_string(long(torch["peak_mib"])).c_str() : "-",
-                ratio(ours, torch, "peak_mib", "%.2f").c_str());
-    results.emplace_back(ours, torch);
   }
-  std::printf("\n(ibq s and torch s in ms: medians of %d steps)\n", reps);
+  std::printf("\n(ibq ms and torch ms: medians of %d steps)\n", reps);
   std::printf("\nWhere ibq's time goes (ms, one profiled step: every op fenced and timed):\n\n"
               "| config | conv fwd/bwd | norm fwd/bwd | attention fwd/bwd | quantizer fwd/bwd | other fwd/bwd | Adam |\n"
               "|---|---|---|---|---|---|---|\n");
-  for (std::size_t i = 0; i < configs.size(); ++i) {
-    const auto& o = results[i].first;
-    std::printf("| %s |", configs[i].name.c_str());
+  for (const auto& r : results) {
+    std::printf("| %s |", r.name.c_str());
     for (const char* cls : {"conv", "norm", "attention", "quantizer", "other"})
-      std::printf(" %s / %s |", ms(o, std::string("fwd_") + cls).c_str(), ms(o, std::string("bwd_") + cls).c_str());
-    std::printf(" %s |\n", ms(o, "adam_s").c_str());
+      std::printf(" %s / %s |", ms(r.ours, std::string("fwd_") + cls).c_str(), ms(r.ours, std::string("bwd_") + cls).c_str());
+    std::printf(" %s |\n", ms(r.ours, "adam_s").c_str());
   }
   if (peer) {
     std::printf("\nPyTorch's split (ms, wall clock around each part of the same steps):\n\n"
                 "| config | encoder fwd | quantizer fwd | decoder fwd + loss | backward | Adam |\n|---|---|---|---|---|---|\n");
-    for (std::size_t i = 0; i < configs.size(); ++i) {
-      const auto& t = results[i].second;
-      std::printf("| %s | %s | %s | %s | %s | %s |\n", configs[i].name.c_str(), ms(t, "encoder_s").c_str(),
+    for (const auto& r : results) {
+      const auto& t = r.torch;
+      std::printf("| %s | %s | %s | %s | %s | %s |\n", r.name.c_str(), ms(t, "encoder_s").c_str(),
                   ms(t, "quantizer_s").c_str(), ms(t, "decoder_s").c_str(), ms(t, "backward_s").c_str(),
                   ms(t, "adam_s").c_str());
     }

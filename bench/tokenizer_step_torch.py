@@ -22,6 +22,7 @@ import time
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [here, os.path.join(os.path.dirname(here), "tests", "reference")]
@@ -42,6 +43,8 @@ def main():
         ap.add_argument("--" + name, type=int, default=default)
     ap.add_argument("--mult", default="1,2,2")
     ap.add_argument("--attn", default="")
+    ap.add_argument("--autocast", action="store_true",
+                    help='forward and loss under torch.autocast(device, dtype=torch.bfloat16), as bf16-mixed trains')
     add_device_option(ap)
     args = ap.parse_args()
     dev = check_device(args.device)
@@ -63,17 +66,31 @@ def main():
     memory.start()
     parts = {k: [] for k in ("seconds", "encoder_s", "quantizer_s", "decoder_s", "forward_s", "backward_s", "adam_s")}
 
+    def autocast():
+        return torch.autocast(dev.type, dtype=torch.bfloat16, enabled=args.autocast)
+
+    if args.autocast:
+        # CUDA's autocast runs group_norm in fp32 (its fp32 list); PyTorch 1.13's CPU autocast leaves it out,
+        # and its CPU group_norm refuses bf16 input with fp32 weights. Give the CPU peer CUDA's rule.
+        def group_norm_fp32(self, x):
+            with torch.autocast(dev.type, enabled=False):
+                return F.group_norm(x.float(), self.num_groups, self.weight, self.bias, self.eps)
+        torch.nn.GroupNorm.forward = group_norm_fp32
+
     def step(record):
         sync(dev)
         t0 = time.perf_counter()
-        z = quant_conv(encoder(x))
+        with autocast():
+            z = quant_conv(encoder(x))
         sync(dev)
         t1 = time.perf_counter()
-        z_q, (quant_loss, _, _, entropy_loss), _ = quant.forward(z, codebook.weight)
+        with autocast():
+            z_q, (quant_loss, _, _, entropy_loss), _ = quant.forward(z, codebook.weight)
         sync(dev)
         t2 = time.perf_counter()
-        x_hat = decoder(post_quant_conv(z_q))
-        loss = (x_hat - x).abs().mean() + quant_loss + 0.05 * entropy_loss
+        with autocast():
+            x_hat = decoder(post_quant_conv(z_q))
+            loss = (x_hat - x).abs().mean() + quant_loss + 0.05 * entropy_loss
         sync(dev)
         t3 = time.perf_counter()
         adam.zero_grad(set_to_none=True)
