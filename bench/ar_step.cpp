@@ -138,14 +138,11 @@ int main(int argc, char** argv) {
     const long b = batch > 0 ? batch : default_batch(p);
     double fp32_seconds = 0;
     for (const ibq::Precision prec : precs) {
-      bool ok = false;
       const bool bf16 = prec == ibq::Precision::bf16;
       std::ostringstream cmd;
       cmd << self << " --child --reps " << reps << " --preset " << p << " --batch " << b << " --precision "
           << ibq::precision_name(prec);
-      std::fprintf(stderr, "  %s\n", cmd.str().c_str());
-      auto ours = bench::last_json(bench::run_command(cmd.str(), ok));
-      if (!ok) std::fprintf(stderr, "  (failed)\n");
+      auto ours = bench::run_json(cmd.str());
       std::map<std::string, double> torch;
       if (peer) {
         std::ostringstream pc;
@@ -153,9 +150,7 @@ int main(int argc, char** argv) {
            << reps << " --layers " << c.n_layer << " --dim " << c.dim << " --heads " << c.n_head << " --vocab "
            << c.vocab_size << " --grid " << c.grid << " --classes " << c.num_classes << " --multiple_of "
            << c.multiple_of << " --batch " << b << (bf16 ? " --autocast" : "");
-        std::fprintf(stderr, "  %s\n", pc.str().c_str());
-        torch = bench::last_json(bench::run_command(pc.str(), ok));
-        if (!ok) std::fprintf(stderr, "  (torch failed)\n");
+        torch = bench::run_json(pc.str(), "torch");
       }
       if (!bf16 && ours.count("seconds")) fp32_seconds = ours["seconds"];
       const double peak = bf16 ? peaks.bf16 : peaks.fp32;

@@ -115,6 +115,15 @@ inline std::map<std::string, double> last_json(const std::string& text) {
 }
 
 // The CPU's model name (/proc/cpuinfo) and its logical CPU count, for report headers.
+// Runs a child benchmark command (echoed to stderr) and returns its last JSON line ({} if it failed).
+inline std::map<std::string, double> run_json(const std::string& cmd, const char* who = "") {
+  std::fprintf(stderr, "  %s\n", cmd.c_str());
+  bool ok = false;
+  auto j = last_json(run_command(cmd, ok));
+  if (!ok) std::fprintf(stderr, "  (%s%sfailed)\n", who, *who ? " " : "");
+  return j;
+}
+
 inline std::string cpu_model() {
   std::string name = "unknown CPU";
   if (FILE* f = std::fopen("/proc/cpuinfo", "r")) {

@@ -26,7 +26,7 @@
 #include "bench_util.hpp"
 #include "device_memory.hpp"
 #include "ibq/core/process_env.hpp"
-#include "ibq/linalg/gemm.hpp"
+#include "ibq/linalg/gemm_bf16.hpp"
 #include "ibq/quant/ibq.hpp"
 
 namespace {
@@ -39,6 +39,7 @@ struct Args {
   int reps = 5;
   bool peer = true;
   std::string child;  // "fused" or "plain": run one step configuration and print its JSON
+  ibq::Precision precision = ibq::Precision::fp32;  // the child's products (bf16: the reference under 16-mixed)
 };
 
 std::vector<index_t> parse_list(const std::string& s) {
@@ -70,6 +71,7 @@ int run_child(const Args& a) {
       [&] {
         ibq::Tape<float, Space> tape;
         auto zv = tape.leaf(z, true), ev = tape.leaf(e, true), rv = tape.leaf(r);
+        const ibq::Autocast autocast(a.precision);
         auto q = ibq::ibq_quantize(zv, ev, cfg);
         auto l = q.quant_loss + 0.05 * q.entropy_loss + ibq::sum(q.z_q * rv) / double(N);
         tape.backward(l);
@@ -97,10 +99,10 @@ Cell run_cell(const std::string& cmd) {
 }
 
 Cell run_self(const std::string& self, const std::string& impl, index_t n, index_t d, index_t k, int reps,
-              index_t block_rows) {
+              index_t block_rows, ibq::Precision precision = ibq::Precision::fp32) {
   std::ostringstream cmd;
   cmd << self << " --child " << impl << " --n " << n << " --d " << d << " --k " << k << " --reps " << reps
-      << " --block-rows " << block_rows;
+      << " --block-rows " << block_rows << " --precision " << ibq::precision_name(precision);
   return run_cell(cmd.str());
 }
 
@@ -111,13 +113,18 @@ Cell run_torch(const std::string& variant, int threads, index_t n, index_t d, in
   return run_cell(cmd.str());
 }
 
-// sgemm rate (GFLOP/s) of the logits' shape: [N, D] x [D, K].
-double gemm_rate(index_t n, index_t k, index_t d, int reps) {
+// GEMM rate (GFLOP/s) of the logits' shape: [N, D] x [D, K], in fp32 (sgemm) or bf16 (pre-converted operands).
+double gemm_rate(index_t n, index_t k, index_t d, int reps, bool bf16 = false) {
   auto a = bench::random_f({n, d}, 4), b = bench::random_f({k, d}, 5);
   ibq::Tensor<float, Space> c({n, k});
+  const auto ab = ibq::Bf16Matrix<Space>::pack(a.data(), ibq::Trans::N, n, d, d);
+  const auto bb = ibq::Bf16Matrix<Space>::pack(b.data(), ibq::Trans::T, d, k, d);
   const double t = bench::median_seconds(
       [&] {
-        ibq::gemm<Space>(ibq::Trans::N, ibq::Trans::T, n, k, d, 1.0f, a.data(), d, b.data(), d, 0.0f, c.data(), k);
+        if (bf16)
+          ibq::gemm_bf16<Space>(ibq::Trans::N, ibq::Trans::T, n, k, d, 1.0f, ab, bb, 0.0f, c.data(), k, 0, 1);
+        else
+          ibq::gemm<Space>(ibq::Trans::N, ibq::Trans::T, n, k, d, 1.0f, a.data(), d, b.data(), d, 0.0f, c.data(), k);
       },
       reps);
   return 2.0 * double(n) * double(k) * double(d) / t / 1e9;
@@ -169,6 +176,7 @@ int main(int argc, char** argv) {
     else if (k == "--no-peer") a.peer = false;
     else if (k == "--block-rows") a.block_rows = std::atol(next().c_str());
     else if (k == "--child") a.child = next();
+    else if (k == "--precision") a.precision = ibq::parse_precision(next(), "--precision");
     else if (k.rfind("--kokkos", 0) == 0) continue;
     else {
       std::fprintf(stderr, "ibq_quantizer: unknown option '%s' (try --help)\n", k.c_str());
@@ -181,17 +189,21 @@ int main(int argc, char** argv) {
   const std::string self = "/proc/" + std::to_string(getpid()) + "/exe";
   std::printf("host BLAS: %s; Kokkos %s with %d threads; %s\n", ibq::gemm_host_backend(),
               Kokkos::DefaultExecutionSpace::name(), threads, ibq::settled_environment().c_str());
-  const double rate = gemm_rate(a.n, 16384, a.d, a.reps);
+  const double rate = gemm_rate(a.n, 16384, a.d, a.reps), rate16 = gemm_rate(a.n, 16384, a.d, a.reps, true);
+  std::printf("CPU: %s\n", bench::cpu_model().c_str());
   std::printf("sgemm [%ld, %ld] x [%ld, 16384]: %.1f GFLOP/s (the floor's rate)\n", long(a.n), long(a.d), long(a.d), rate);
+  std::printf("bf16 GEMM, same shape: %.1f GFLOP/s (the bf16 floor's rate; %s)\n", rate16,
+              ibq::bf16_host_backend().c_str());
 
   struct Row {
     index_t n, k;
-    Cell fused, plain, torch_ref, torch_gather;
+    Cell fused, plain, torch_ref, torch_gather, fused16;
   };
   std::vector<Row> rows;
   for (index_t k : a.ks) {
-    Row r{a.n, k, {}, {}, {}, {}};
+    Row r{a.n, k, {}, {}, {}, {}, {}};
     r.fused = run_self(self, "fused", a.n, a.d, k, a.reps, a.block_rows);
+    r.fused16 = run_self(self, "fused", a.n, a.d, k, a.reps, a.block_rows, ibq::Precision::bf16);
     if (k <= a.plain_max_k) r.plain = run_self(self, "plain", a.n, a.d, k, a.reps, 0);
     if (a.peer) {
       r.torch_ref = run_torch("reference", threads, a.n, a.d, k, a.reps);
@@ -201,7 +213,7 @@ int main(int argc, char** argv) {
   }
   if (a.big_n > 0 && !a.ks.empty()) {
     const index_t k = *std::max_element(a.ks.begin(), a.ks.end());
-    Row r{a.big_n, k, {}, {}, {}, {}};
+    Row r{a.big_n, k, {}, {}, {}, {}, {}};
     r.fused = run_self(self, "fused", a.big_n, a.d, k, 1, a.block_rows);
     rows.push_back(r);
   }
@@ -223,5 +235,16 @@ int main(int argc, char** argv) {
   std::printf("\nD = %ld; %d threads; floor = 8 N K D flops at %.1f GFLOP/s; MiB = %s above the point where the "
               "inputs exist\n",
               long(a.d), threads, rate, bench::PeakMemory<Space>::what());
+  std::printf("\nbf16 logits (the reference under 16-mixed: its einsums in bf16): the fused quantizer under "
+              "ibq::Autocast\n\n| N | K | ibq fused bf16 s | MiB | torch ref (fp32) / fused bf16 | fused fp32 / fused bf16 "
+              "| fused bf16 / bf16 floor |\n|---|---|---|---|---|---|---|\n");
+  for (const auto& r : rows) {
+    if (std::isnan(r.fused16.seconds)) continue;
+    const double floor16 = 8.0 * double(r.n) * double(r.k) * double(a.d) / (rate16 * 1e9);
+    std::printf("| %ld | %ld | %s | %s | %s | %s | %s |\n", long(r.n), long(r.k), num(r.fused16.seconds, "%.3f").c_str(),
+                num(r.fused16.peak_mib, "%.0f").c_str(), num(r.torch_ref.seconds / r.fused16.seconds, "%.2fx").c_str(),
+                num(r.fused.seconds / r.fused16.seconds, "%.2fx").c_str(), num(r.fused16.seconds / floor16, "%.2f").c_str());
+  }
+  std::printf("\nbf16 floor = 8 N K D flops at %.1f GFLOP/s (%s)\n", rate16, ibq::bf16_host_backend().c_str());
   return 0;
 }

@@ -209,21 +209,16 @@ int main(int argc, char** argv) {
     double fp32_seconds = 0;
     for (const ibq::Precision prec : precs) {
       const bool bf16 = prec == ibq::Precision::bf16;
-      bool ok = false;
       std::ostringstream cmd;
       cmd << self << " --child --reps " << reps << " --precision " << ibq::precision_name(prec) << c.args();
-      std::fprintf(stderr, "  %s\n", cmd.str().c_str());
-      auto ours = bench::last_json(bench::run_command(cmd.str(), ok));
-      if (!ok) std::fprintf(stderr, "  (failed)\n");
+      auto ours = bench::run_json(cmd.str());
       std::map<std::string, double> torch;
       if (peer) {
         std::ostringstream pc;
         pc << "/usr/bin/python3 " << IBQ_SOURCE_DIR << "/bench/tokenizer_step_torch.py --threads " << threads
            << " --device " << bench::PeakMemory<ibq::DefaultSpace>::torch_device() << " --reps " << reps << c.args()
            << (bf16 ? " --autocast" : "");
-        std::fprintf(stderr, "  %s\n", pc.str().c_str());
-        torch = bench::last_json(bench::run_command(pc.str(), ok));
-        if (!ok) std::fprintf(stderr, "  (torch failed)\n");
+        torch = bench::run_json(pc.str(), "torch");
       }
       if (!bf16 && ours.count("seconds")) fp32_seconds = ours["seconds"];
       const double peak = bf16 ? peaks.bf16 : peaks.fp32, flops = ours.count("flops") ? ours["flops"] : 0;

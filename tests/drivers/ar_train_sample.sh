@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ibq-train-ar and ibq-sample on the tokens of a short tokenizer run (real Fashion-MNIST):
 # - a run stopped after k steps and resumed to 2k ends bitwise equal (params, AdamW moments, metrics) to
-#   an uninterrupted 2k-step run, with the same logged losses;
+#   an uninterrupted 2k-step run, with the same logged losses, in fp32 and in bf16;
 # - 2 ranks x batch 4 train (MPI: 2 ranks) and log the losses of 1 rank x batch 8 (dropouts off);
 # - ibq-sample writes a PNG grid and an .npz of uint8 [N, 32, 32, 1]; the same seed gives the same bytes,
 #   another seed other images;
@@ -38,6 +38,17 @@ full=$dir/full/ckpt-00000012.h5 split=$dir/split/ckpt-00000012.h5
 for g in params optim metrics; do
   h5diff -r "$full" "$split" "/$g" "/$g" > "$dir/diff-$g" || fail "/$g differs after resume: $(head -20 "$dir/diff-$g")"
 done
+# The same in bf16 mixed precision: its kernels are deterministic, so resume stays bitwise.
+bf=(--train.precision=bf16)
+"$ar" "${tiny[@]}" "${data[@]}" "${one[@]}" "${bf[@]}" --output.dir="$dir/full16" > "$dir/full16.log" 2>&1 || fail "bf16 full run: $(cat "$dir/full16.log")"
+"$ar" "${tiny[@]}" "${data[@]}" "${one[@]}" "${bf[@]}" --output.dir="$dir/split16" --train.stop_after=6 > "$dir/a16.log" 2>&1 || fail "bf16 first half: $(cat "$dir/a16.log")"
+"$ar" "${tiny[@]}" "${data[@]}" "${one[@]}" "${bf[@]}" --output.dir="$dir/split16" > "$dir/b16.log" 2>&1 || fail "bf16 second half: $(cat "$dir/b16.log")"
+grep -q "precision bf16 mixed" "$dir/full16.log" || fail "bf16 start-up line: $(head -3 "$dir/full16.log")"
+for g in params optim metrics; do
+  h5diff -r "$dir/full16/ckpt-00000012.h5" "$dir/split16/ckpt-00000012.h5" "/$g" "/$g" > "$dir/diff16-$g" \
+    || fail "/$g differs after a bf16 resume: $(head -20 "$dir/diff16-$g")"
+done
+h5diff -q "$full" "$dir/full16/ckpt-00000012.h5" /params /params > /dev/null && fail "bf16 and fp32 runs ended with equal weights"
 diff <(grep "^step \(8\|10\|12\)/" "$dir/full.log" | sed 's/ seq_per_s.*//') \
      <(grep "^step \(8\|10\|12\)/" "$dir/b.log" | sed 's/ seq_per_s.*//') || fail "logged losses differ"
 first=$(grep "^step 2/" "$dir/full.log" | sed 's/.* loss \([0-9.]*\).*/\1/')

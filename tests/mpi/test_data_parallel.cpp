@@ -78,6 +78,25 @@ double max_abs_diff(const Tensor<T>& a, const Tensor<T>& b) {
   return m;
 }
 
+// Trains the tiny tokenizer for `steps` steps of `batch` images a rank on comm; returns the weights, the EMA
+// weights, the logged losses and the steps per epoch.
+template <class T>
+auto train_split(const ImageSet& images, const dist::Communicator& comm, index_t batch, long steps, Precision p) {
+  TokenizerTrainConfig tc;
+  tc.batch_size = batch;
+  tc.steps = 100;
+  tc.lr = 1e-3;
+  tc.sync_entropy = true;
+  tc.ema_decay = 0.9;
+  tc.precision = p;
+  Tokenizer<T> model(tiny_tokenizer(), 5);
+  TokenizerTrainer<T> trainer(model, images, tc, comm);
+  std::vector<double> losses;
+  for (long s = 0; s < steps; ++s) losses.push_back(trainer.step().loss);
+  return std::make_tuple(model.store().flat_values().clone(), std::as_const(trainer.ema()).shadow().clone(), losses,
+                         trainer.steps_per_epoch());
+}
+
 }  // namespace
 
 TEST_CASE("ranks hold bitwise-identical parameters, EMA and discriminator state after every step") {
@@ -114,18 +133,7 @@ TEST_CASE("R ranks x batch B follow one process with batch R x B (tails included
   // 2 full global batches and a tail of 3 per epoch: split 2+1 on 2 ranks, 1+1+1+0 (a placeholder) on 4.
   const ImageSet images = random_images(2 * per_rank * comm.size() + 3);
   auto run = [&](const dist::Communicator& c, index_t batch, long steps) {
-    TokenizerTrainConfig tc;
-    tc.batch_size = batch;
-    tc.steps = 100;
-    tc.lr = 1e-3;
-    tc.sync_entropy = true;
-    tc.ema_decay = 0.9;
-    Tokenizer<double> model(tiny_tokenizer(), 5);
-    TokenizerTrainer<double> trainer(model, images, tc, c);
-    std::vector<double> losses;
-    for (long s = 0; s < steps; ++s) losses.push_back(trainer.step().loss);
-    return std::make_tuple(model.store().flat_values().clone(), std::as_const(trainer.ema()).shadow().clone(), losses,
-                           trainer.steps_per_epoch());
+    return train_split<double>(images, c, batch, steps, Precision::fp32);
   };
   const long steps = 2 * dist::ShardedSampler(images.count, comm.size(), per_rank).steps_per_epoch() + 2;
   const auto [w_dist, ema_dist, loss_dist, spe_dist] = run(comm, per_rank, steps);
@@ -156,17 +164,7 @@ TEST_CASE("in bf16, R ranks x batch B follow one process with batch R x B to flo
   const index_t per_rank = 2;
   const ImageSet images = random_images(2 * per_rank * comm.size() + 3);
   auto run = [&](const dist::Communicator& c, index_t batch, long steps) {
-    TokenizerTrainConfig tc;
-    tc.batch_size = batch;
-    tc.steps = 100;
-    tc.lr = 1e-3;
-    tc.sync_entropy = true;
-    tc.precision = Precision::bf16;
-    Tokenizer<float> model(tiny_tokenizer(), 5);
-    TokenizerTrainer<float> trainer(model, images, tc, c);
-    std::vector<double> losses;
-    for (long s = 0; s < steps; ++s) losses.push_back(trainer.step().loss);
-    return losses;
+    return std::get<2>(train_split<float>(images, c, batch, steps, Precision::bf16));
   };
   const long epoch = dist::ShardedSampler(images.count, comm.size(), per_rank).steps_per_epoch();
   const auto loss_dist = run(comm, per_rank, epoch + 2);

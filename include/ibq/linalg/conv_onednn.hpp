@@ -151,14 +151,7 @@ class Conv {
 };
 
 // The primitive set for one geometry, built on first use and kept for the process.
-inline Conv& conv_for(const ConvKey& k) {
-  static std::mutex mutex;
-  static std::map<ConvKey, std::unique_ptr<Conv>> cache;
-  const std::lock_guard<std::mutex> lock(mutex);
-  auto& slot = cache[k];
-  if (!slot) slot = std::make_unique<Conv>(k);
-  return *slot;
-}
+inline Conv& conv_for(const ConvKey& k) { return cached_primitive<Conv>(k); }
 
 }  // namespace ibq::onednn
 

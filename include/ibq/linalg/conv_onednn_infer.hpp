@@ -102,14 +102,7 @@ class ConvInfer {
 };
 
 // The primitive for one geometry, built on first use and kept for the process.
-inline ConvInfer& conv_infer_for(const ConvInferKey& k) {
-  static std::mutex mutex;
-  static std::map<ConvInferKey, std::unique_ptr<ConvInfer>> cache;
-  const std::lock_guard<std::mutex> lock(mutex);
-  auto& slot = cache[k];
-  if (!slot) slot = std::make_unique<ConvInfer>(k);
-  return *slot;
-}
+inline ConvInfer& conv_infer_for(const ConvInferKey& k) { return cached_primitive<ConvInfer>(k); }
 
 }  // namespace ibq::onednn
 

@@ -71,14 +71,7 @@ class MatmulBf16 {
   dnnl::matmul prim_;
 };
 
-inline const MatmulBf16& matmul_bf16_for(const MatmulBf16Key& key) {
-  static std::mutex mutex;
-  static std::map<MatmulBf16Key, std::unique_ptr<MatmulBf16>> cache;
-  const std::lock_guard<std::mutex> lock(mutex);
-  auto& slot = cache[key];
-  if (!slot) slot = std::make_unique<MatmulBf16>(key);
-  return *slot;
-}
+inline const MatmulBf16& matmul_bf16_for(const MatmulBf16Key& key) { return cached_primitive<MatmulBf16>(key); }
 
 }  // namespace ibq::onednn
 

@@ -104,30 +104,38 @@ void matmul_backward(const Tensor<T, Space>& a, const Tensor<T, Space>& b, bool 
   }
 }
 
-// y [R, out] = x [R, in] W^T (+ bias): the bias is broadcast into y first so the GEMM adds onto it.
+// y of x [R, in] W^T, allocated, and holding the bias broadcast over its rows (if there is one) for a GEMM
+// with beta = 1 to add onto.
 template <class T, class Space>
-Tensor<T, Space> linear_forward(const Tensor<T, Space>& x, const Tensor<T, Space>& w, const Tensor<T, Space>& bias,
-                                Precision p = Precision::fp32) {
+Tensor<T, Space> linear_output(const Tensor<T, Space>& x, const Tensor<T, Space>& w, const Tensor<T, Space>& bias) {
   IBQ_CHECK(w.rank() == 2, "linear: weight must be [out, in], got " << w.shape() << " (input " << x.shape() << ")");
   IBQ_CHECK(x.rank() >= 1 && x.dim(-1) == w.dim(1),
             "linear: input " << x.shape() << " has " << (x.rank() ? x.dim(-1) : 0) << " features but weight "
                              << w.shape() << " expects " << w.dim(1) << " (PyTorch layout [out, in])");
-  const index_t in = w.dim(1), out = w.dim(0), rows = x.size() / (in ? in : 1);
+  const index_t out = w.dim(0);
   if (bias.defined())
     IBQ_CHECK(bias.rank() == 1 && bias.dim(0) == out,
               "linear: bias " << bias.shape() << " does not match weight " << w.shape() << "; expected [" << out << "]");
   Shape ys = x.shape();
   ys.dims[ys.rank - 1] = out;
   auto y = Tensor<T, Space>::empty(ys);
-  T beta(0);
   if (bias.defined()) {
     auto bv = bias.view();
     auto yv = y.view();
     Kokkos::parallel_for("ibq::ops::linear_fwd", range<Space>(y.size()),
                          KOKKOS_LAMBDA(index_t i) { yv(i) = bv(i % out); });
-    beta = T(1);
   }
-  gemm_as<Space>(p, Trans::N, Trans::T, rows, out, in, T(1), x.data(), in, w.data(), in, beta, y.data(), out);
+  return y;
+}
+
+// y [R, out] = x [R, in] W^T (+ bias): the bias is broadcast into y first so the GEMM adds onto it.
+template <class T, class Space>
+Tensor<T, Space> linear_forward(const Tensor<T, Space>& x, const Tensor<T, Space>& w, const Tensor<T, Space>& bias,
+                                Precision p = Precision::fp32) {
+  auto y = linear_output(x, w, bias);
+  const index_t in = w.dim(1), out = w.dim(0), rows = x.size() / (in ? in : 1);
+  gemm_as<Space>(p, Trans::N, Trans::T, rows, out, in, T(1), x.data(), in, w.data(), in, T(bias.defined() ? 1 : 0),
+                 y.data(), out);
   return y;
 }
 
@@ -166,10 +174,47 @@ Var<T, Space> matmul(const Var<T, Space>& a, const Var<T, Space>& b, bool trans_
                      });
 }
 
+namespace detail {
+// linear under bf16: x and W are converted once, read by the forward product and kept (half the bytes of
+// fp32) for the backward products, which read them as stored: dx = dy W and dW = dy^T x take the same packed
+// buffers, and dy is converted once for both. Three conversions instead of six, and no fp32 copy saved.
+// The packed operands are copies, so changing x or W in place after the forward pass cannot reach backward.
+template <class Space>
+Var<float, Space> linear_bf16(const Var<float, Space>& x, const Var<float, Space>& w, const Var<float, Space>& b) {
+  const Tensor<float, Space>& xv = x.value();
+  const Tensor<float, Space>& wv = w.value();
+  const Tensor<float, Space> bias = b.defined() ? b.value() : Tensor<float, Space>();
+  auto y = linear_output(xv, wv, bias);
+  const index_t in = wv.dim(1), out = wv.dim(0), rows = xv.size() / (in ? in : 1);
+  const auto xb = Bf16Matrix<Space>::pack(xv.data(), Trans::N, rows, in, in);
+  const auto wb = Bf16Matrix<Space>::pack(wv.data(), Trans::T, in, out, in);  // stored [out, in]
+  gemm_bf16<Space>(Trans::N, Trans::T, rows, out, in, 1.f, xb, wb, bias.defined() ? 1.f : 0.f, y.data(), out, 0, 1);
+  std::vector<Var<float, Space>> inputs{x, w};
+  if (b.defined()) inputs.push_back(b);
+  return x.tape().record(
+      "linear", y, inputs,
+      [ix = x.id(), iw = w.id(), ib = b.defined() ? b.id() : -1, xb, wb, rows, in, out](
+          Tape<float, Space>& t, const Tensor<float, Space>& gy) {
+        const auto gx = t.grad_for(ix), gw = t.grad_for(iw);
+        if (gx.defined() || gw.defined()) {
+          const auto gyb = Bf16Matrix<Space>::pack(gy.data(), Trans::N, rows, out, out);
+          if (gx.defined()) gemm_bf16<Space>(Trans::N, Trans::N, rows, in, out, 1.f, gyb, wb, 1.f, gx.data(), in, 0, 1);
+          if (gw.defined()) gemm_bf16<Space>(Trans::T, Trans::N, out, in, rows, 1.f, gyb, xb, 1.f, gw.data(), in, 0, 1);
+        }
+        if (ib >= 0) {
+          const auto gb = t.grad_for(ib);
+          if (gb.defined()) column_sum_accumulate(gy, rows, out, gb);
+        }
+      });
+}
+}  // namespace detail
+
 template <class T, class Space>
 Var<T, Space> linear(const Var<T, Space>& x, const Var<T, Space>& w, const Var<T, Space>& b) {
   auto& tape = x.tape();
   const Precision p = autocast_precision<T>();
+  if constexpr (std::is_same_v<T, float>)
+    if (p == Precision::bf16) return detail::linear_bf16(x, w, b);
   auto y = linear_forward(x.value(), w.value(), b.value(), p);
   return tape.record("linear", y, {x, w, b},
                      [ix = x.id(), iw = w.id(), ib = b.id(), sx = tape.save(x.value()), sw = tape.save(w.value()), p](
@@ -183,6 +228,8 @@ template <class T, class Space>
 Var<T, Space> linear(const Var<T, Space>& x, const Var<T, Space>& w) {
   auto& tape = x.tape();
   const Precision p = autocast_precision<T>();
+  if constexpr (std::is_same_v<T, float>)
+    if (p == Precision::bf16) return detail::linear_bf16(x, w, Var<T, Space>());
   auto y = linear_forward(x.value(), w.value(), Tensor<T, Space>(), p);
   return tape.record("linear", y, {x, w},
                      [ix = x.id(), iw = w.id(), sx = tape.save(x.value()), sw = tape.save(w.value()), p](
