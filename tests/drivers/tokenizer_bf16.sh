@@ -2,11 +2,12 @@
 # bf16 mixed precision against fp32 on the same 300-step run (Fashion-MNIST, a narrow quick-start model):
 # the same seed, batches and schedule, so the two differ only by the bf16 rounding of the products' operands.
 # The logged L1 and quantization losses must track each other window by window, and the test PSNR and
-# codebook utilisation of the final weights must agree, within the spread between two fp32 runs of different
-# seeds. Measured (seeds 1 and 2, AMD EPYC): bf16 vs fp32 differed by at most 5.1% (L1 window), 1.4% (quant
-# window), 0.04 dB and 0.055 utilisation; fp32 seed 1 vs seed 2 by 9.6%, 2.5%, 0.01 dB and 0.020 (bf16:
-# 6.6%, 2.1%, 0.03 dB, 0.027). The bounds are about twice the larger of the two. Also: the start-up line
-# names the precision and the kernels, and a bad value is refused with one line.
+# codebook utilisation of the final weights must agree, within the spread that fp32 itself shows when only
+# its rounding changes. Measured on AMD EPYC: bf16 against fp32 differed by at most 5.4% (L1 window), 1.4%
+# (quant window), 0.25 dB and 0.055 utilisation. fp32 against fp32 with another OpenBLAS kernel (Haswell
+# against Cooperlake, the same math rounded differently) by 0.25 dB and 0.018 utilisation, and fp32 seed 1
+# against seed 2 by 9.6%, 2.5%, 0.01 dB and 0.020. The bounds are about twice the largest of these. Also: the
+# start-up line names the precision and the kernels, and a bad value is refused with one line.
 set -eu
 tok=$1 rec=$2 dir=$3 src=$4
 rm -rf "$dir" && mkdir -p "$dir"
@@ -43,7 +44,7 @@ print(f"largest relative window difference: l1 {worst['l1']:.4f}, quant {worst['
       f"bf16 {jb['utilisation']:.4f}")
 assert worst["l1"] < 0.12, worst
 assert worst["quant"] < 0.05, worst
-assert dpsnr < 0.15, dpsnr
+assert dpsnr < 0.5, dpsnr
 assert dutil < 0.10, dutil
 PY
 out=$("$tok" "${run[@]}" --train.precision=fp16 --output.dir="$dir/bad" 2>&1) && fail "fp16 accepted: $out"
