@@ -59,15 +59,18 @@ inline std::string bf16_host_backend() {
 }
 
 namespace detail {
+// A packed element as the kernels read it: bf16 itself, or its value in fp32 (overloads, not `if constexpr`:
+// nvcc's extended lambdas may not capture inside a constexpr-if).
+KOKKOS_INLINE_FUNCTION void store_packed(bf16* p, bf16 h) { *p = h; }
+KOKKOS_INLINE_FUNCTION void store_packed(float* p, bf16 h) { *p = h.to_float(); }
+
 // dst[b][r][c] = convert(src[b * stride + r * ld + c]) for b < batch, r < rows, c < cols: an operand as stored,
 // packed dense and converted to bf16 (Out = bf16) or rounded to bf16 values kept in fp32 (Out = float).
 template <class Space, class Out>
 void pack_bf16(const float* src, index_t batch, index_t rows, index_t cols, index_t ld, index_t stride, Out* dst) {
   parallel_for_2d<Space>("ibq::pack_bf16", batch * rows, cols, KOKKOS_LAMBDA(index_t br, index_t c) {
     const index_t b = br / rows, r = br % rows;
-    const bf16 h = bf16::from_float(src[b * stride + r * ld + c]);
-    if constexpr (std::is_same_v<Out, bf16>) dst[br * cols + c] = h;
-    else dst[br * cols + c] = h.to_float();
+    store_packed(dst + br * cols + c, bf16::from_float(src[b * stride + r * ld + c]));
   });
 }
 }  // namespace detail
