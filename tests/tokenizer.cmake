@@ -33,6 +33,7 @@ set_tests_properties(
   "drivers: tokenizer with the GAN logs bounded adversarial losses, checkpoints disc/ and resumes exactly"
   "drivers: tokenizer trains from HDF5 shards read per batch exactly as from the IDX files"
   "drivers: tokenizer resumed after k steps equals an uninterrupted 2k-step run"
+  "drivers: tokenizer in bf16 resumed after k steps equals an uninterrupted 2k-step run"
   "drivers: tokenizer drivers reject bad input with one error line and a non-zero exit"
   "drivers: tokenizer trains on Fashion-MNIST and ibq-reconstruct reports PSNR, SSIM, utilisation"
   PROPERTIES LABELS integration TIMEOUT 900)
