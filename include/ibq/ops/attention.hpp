@@ -11,6 +11,7 @@
 #pragma once
 
 #include "ibq/core/kokkos_compat.hpp"
+#include "ibq/core/fast_exp.hpp"
 #include <cmath>
 
 #include "ibq/autodiff/tape.hpp"
@@ -56,7 +57,7 @@ void attention_masked_softmax(const Tensor<T, Space>& s, index_t tq, index_t tk,
         Kokkos::parallel_reduce(
             Kokkos::TeamThreadRange(m, visible),
             [&](const index_t j, T& acc) {
-              const T e = km::exp(sv(base + j) - mx);
+              const T e = km::exp_nonpositive(sv(base + j) - mx);
               sv(base + j) = e;
               acc += e;
             },

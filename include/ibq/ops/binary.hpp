@@ -91,6 +91,31 @@ void binary_backward(const F& f, bool wrt_b, const Tensor<T, Space>& a, const Te
                              });
     return;
   }
+  if constexpr (host_accessible_v<Space>) {
+    if (other.identity && mine.inner_stride() == 1) {
+      // My innermost axis is kept ([B, 1, C] against [B, T, C], a bias [C] against [N, C]): a CPU thread
+      // takes a run of my elements and adds the outputs that read them run by run, so every load is
+      // contiguous and the loop vectorises, instead of one strided gather per element. The outputs are
+      // added in the same order as below, so the result is the same to the bit.
+      constexpr index_t chunk = 256;
+      const index_t L = mine.inner(), per = (L + chunk - 1) / chunk;
+      Kokkos::parallel_for("ibq::ops::binary_backward_rows", range<Space>(g.size() / L * per),
+                           KOKKOS_LAMBDA(index_t t) {
+                             const index_t c0 = (t % per) * chunk, j0 = (t / per) * L + c0;
+                             const index_t len = L - c0 < chunk ? L - c0 : chunk, first = mine.out_index(j0, 0);
+                             T acc[chunk];
+                             for (index_t k = 0; k < len; ++k) acc[k] = T(0);
+                             for (index_t m = 0; m < count; ++m) {
+                               const index_t i0 = first + mine.red_offset(m);
+                               for (index_t k = 0; k < len; ++k)
+                                 acc[k] += wrt_b ? gyv(i0 + k) * f.db(av(i0 + k), bv(j0 + k))
+                                                 : gyv(i0 + k) * f.da(av(j0 + k), bv(i0 + k));
+                             }
+                             for (index_t k = 0; k < len; ++k) gv(j0 + k) += acc[k];
+                           });
+      return;
+    }
+  }
   Kokkos::parallel_for("ibq::ops::binary_backward", range<Space>(g.size()), KOKKOS_LAMBDA(index_t j) {
     const index_t first = mine.identity ? j : mine.out_index(j, 0);
     const T me = wrt_b ? bv(j) : av(j);

@@ -119,6 +119,55 @@ NormResult<T, Space> row_norm_forward(const char* op, const Tensor<T, Space>& x,
   return res;
 }
 
+// The affine gradients of a last-axis norm on the host: ggamma[c] += sum_r gy[r, c] * xhat[r, c] and
+// gbeta[c] += sum_r gy[r, c]. A channel's elements lie a whole row apart, so the per-channel gather below
+// strides through memory; here a thread sums a block of rows into a partial row (the inner loop runs along
+// the channels, contiguous, and vectorises), and the partials are added in block order: the same result
+// for any thread count.
+template <class T, class Space>
+void affine_grad_rows(const Tensor<T, Space>& x, const RowLayout& lay, const Tensor<T, Space>& mean,
+                      const Tensor<T, Space>& rstd, const Tensor<T, Space>& gy, const Tensor<T, Space>& ggamma,
+                      const Tensor<T, Space>& gbeta, bool center) {
+  constexpr index_t block = 64;
+  const index_t len = lay.len(), blocks = (lay.rows + block - 1) / block;
+  const bool has_gg = ggamma.defined(), has_gb = gbeta.defined();
+  auto pg = Tensor<T, Space>::empty(Shape{blocks, len});
+  auto pb = Tensor<T, Space>::empty(Shape{blocks, len});
+  auto xv = x.view();
+  auto gyv = gy.view();
+  auto meanv = mean.view();
+  auto rstdv = rstd.view();
+  auto pgv = pg.view();
+  auto pbv = pb.view();
+  const index_t rows = lay.rows;
+  Kokkos::parallel_for("ibq::ops::norm_affine_bwd_rows", range<Space>(blocks), KOKKOS_LAMBDA(index_t b) {
+    T* sg = &pgv(b * len);
+    T* sb = &pbv(b * len);
+    for (index_t c = 0; c < len; ++c) sg[c] = sb[c] = T(0);
+    const index_t r1 = (b + 1) * block < rows ? (b + 1) * block : rows;
+    for (index_t r = b * block; r < r1; ++r) {
+      const T mu = center ? meanv(r) : T(0), rs = rstdv(r);
+      const T* xr = &xv(r * len);
+      const T* gr = &gyv(r * len);
+      for (index_t c = 0; c < len; ++c) {
+        sg[c] += gr[c] * (xr[c] - mu) * rs;
+        sb[c] += gr[c];
+      }
+    }
+  });
+  auto ggv = ggamma.view();
+  auto gbv = gbeta.view();
+  Kokkos::parallel_for("ibq::ops::norm_affine_bwd_sum", range<Space>(len), KOKKOS_LAMBDA(index_t c) {
+    T g = 0, bsum = 0;
+    for (index_t b = 0; b < blocks; ++b) {
+      g += pgv(b * len + c);
+      bsum += pbv(b * len + c);
+    }
+    if (has_gg) ggv(c) += g;
+    if (has_gb) gbv(c) += bsum;
+  });
+}
+
 // gx += rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), dxhat = gy * gamma (mean term only when
 // centred); ggamma[c] += sum gy * xhat and gbeta[c] += sum gy over the elements of channel c.
 template <class T, class Space>
@@ -159,6 +208,12 @@ void row_norm_backward(const char* op, const Tensor<T, Space>& x, const RowLayou
             gxv(j) += rs * (dxhat - m1 - xhat * m2);
           });
         });
+  }
+  if constexpr (host_accessible_v<Space>) {
+    if (inner == 1 && groups == 1 && (ggamma.defined() || gbeta.defined())) {
+      affine_grad_rows(x, lay, mean, rstd, gy, ggamma, gbeta, center);
+      return;
+    }
   }
   if (ggamma.defined() || gbeta.defined()) {
     // Gather per channel: channel c reads rows n * groups + c / cg, columns (c % cg) * inner + [0, inner).

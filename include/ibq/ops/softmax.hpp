@@ -12,7 +12,10 @@
 #pragma once
 
 #include "ibq/core/kokkos_compat.hpp"
+#include "ibq/core/fast_exp.hpp"
+#include "ibq/core/simd.hpp"
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "ibq/autodiff/tape.hpp"
@@ -43,7 +46,7 @@ Tensor<T, Space> softmax_rows(const Tensor<T, Space>& x, int a, bool log, const 
       Kokkos::parallel_reduce(
           Kokkos::TeamThreadRange(m, n),
           [&](index_t k, T& acc) {
-            const T e = km::exp(xv(base + k) - mx);
+            const T e = km::exp_nonpositive(xv(base + k) - mx);
             if (!log) yv(base + k) = e;
             acc += e;
           },
@@ -60,7 +63,7 @@ Tensor<T, Space> softmax_rows(const Tensor<T, Space>& x, int a, bool log, const 
       for (index_t k = 1; k < n; ++k) mx = xv(base + k * inner) > mx ? xv(base + k * inner) : mx;
       T s = 0;
       for (index_t k = 0; k < n; ++k) {
-        const T e = km::exp(xv(base + k * inner) - mx);
+        const T e = km::exp_nonpositive(xv(base + k * inner) - mx);
         if (!log) yv(base + k * inner) = e;
         s += e;
       }
@@ -99,7 +102,7 @@ void softmax_rows_backward(const Tensor<T, Space>& y, const Tensor<T, Space>& gy
           [&](index_t k, T& acc) { acc += log ? gyv(base + k) : gyv(base + k) * yv(base + k); }, s);
       Kokkos::parallel_for(Kokkos::TeamThreadRange(m, n), [&](index_t k) {
         const index_t j = base + k;
-        gxv(j) += log ? gyv(j) - km::exp(yv(j)) * s : yv(j) * (gyv(j) - s);
+        gxv(j) += log ? gyv(j) - km::exp_nonpositive(yv(j)) * s : yv(j) * (gyv(j) - s);
       });
     });
   } else {
@@ -112,7 +115,7 @@ void softmax_rows_backward(const Tensor<T, Space>& y, const Tensor<T, Space>& gy
       }
       for (index_t k = 0; k < n; ++k) {
         const index_t j = base + k * inner;
-        gxv(j) += log ? gyv(j) - km::exp(yv(j)) * s : yv(j) * (gyv(j) - s);
+        gxv(j) += log ? gyv(j) - km::exp_nonpositive(yv(j)) * s : yv(j) * (gyv(j) - s);
       }
     });
   }
@@ -128,13 +131,32 @@ Tensor<T, Space> logsumexp_rows(const Tensor<T, Space>& x, int a, const char* op
   auto xv = x.view();
   auto lv = lse.view();
   const index_t n = sp.n, inner = sp.inner;
+  if (n == 0) {
+    Kokkos::deep_copy(lse.view(), -std::numeric_limits<T>::infinity());
+    return lse;
+  }
+  if constexpr (runs_on_host_v<Space>) {
+    if (inner == 1) {  // a thread per row, both passes in vector lanes (the logits' rows are contiguous)
+      Kokkos::parallel_for(label, range<Space>(sp.outer), KOKKOS_LAMBDA(index_t row) {
+        const T* x = &xv(row * n);
+        T mx = x[0];
+        IBQ_SIMD_REDUCE(max, mx)
+        for (index_t k = 0; k < n; ++k) mx = x[k] > mx ? x[k] : mx;
+        T s = 0;
+        IBQ_SIMD_REDUCE(+, s)
+        for (index_t k = 0; k < n; ++k) s += km::exp_nonpositive(x[k] - mx);
+        lv(row) = mx + km::log(s);
+      });
+      return lse;
+    }
+  }
   if (inner == 1) {
     Kokkos::parallel_for(label, row_teams<Space>(sp.outer, n, op), KOKKOS_LAMBDA(const member_t& m) {
       const index_t row = m.league_rank(), base = row * n;
       const T mx = team_row_max(m, xv, base, n);
       T s = 0;
       Kokkos::parallel_reduce(
-          Kokkos::TeamThreadRange(m, n), [&](index_t k, T& acc) { acc += km::exp(xv(base + k) - mx); }, s);
+          Kokkos::TeamThreadRange(m, n), [&](index_t k, T& acc) { acc += km::exp_nonpositive(xv(base + k) - mx); }, s);
       Kokkos::single(Kokkos::PerTeam(m), [&]() { lv(row) = mx + km::log(s); });
     });
   } else {
@@ -143,7 +165,7 @@ Tensor<T, Space> logsumexp_rows(const Tensor<T, Space>& x, int a, const char* op
       T mx = xv(base);
       for (index_t k = 1; k < n; ++k) mx = xv(base + k * inner) > mx ? xv(base + k * inner) : mx;
       T s = 0;
-      for (index_t k = 0; k < n; ++k) s += km::exp(xv(base + k * inner) - mx);
+      for (index_t k = 0; k < n; ++k) s += km::exp_nonpositive(xv(base + k * inner) - mx);
       lv(p) = mx + km::log(s);
     });
   }
@@ -251,11 +273,25 @@ void cross_entropy_backward(const Tensor<T, Space>& logits, const Tensor<std::in
   auto gxv = gx.view();
   const index_t c = sp.n, inner = sp.inner;
   const T inv_valid = T(1) / T(valid);
+  if constexpr (detail::runs_on_host_v<Space>) {
+    if (inner == 1) {  // a thread per row: no index division per element, and the exponentials vectorise
+      Kokkos::parallel_for("ibq::ops::cross_entropy_bwd", range<Space>(sp.outer), KOKKOS_LAMBDA(index_t p) {
+        const std::int32_t l = labv(p);
+        if (l == ignore_index) return;
+        const T g = gyv(0) * inv_valid, lse_p = lv(p);
+        const T* x = &xv(p * c);
+        T* gr = &gxv(p * c);
+        for (index_t k = 0; k < c; ++k) gr[k] += g * km::exp_nonpositive(x[k] - lse_p);
+        gr[l] -= g;
+      });
+      return;
+    }
+  }
   Kokkos::parallel_for("ibq::ops::cross_entropy_bwd", range<Space>(gx.size()), KOKKOS_LAMBDA(index_t j) {
     const index_t i = j % inner, k = (j / inner) % c, p = (j / (inner * c)) * inner + i;
     const std::int32_t l = labv(p);
     if (l == ignore_index) return;
-    gxv(j) += gyv(0) * inv_valid * (km::exp(xv(j) - lv(p)) - (k == l ? T(1) : T(0)));
+    gxv(j) += gyv(0) * inv_valid * (km::exp_nonpositive(xv(j) - lv(p)) - (k == l ? T(1) : T(0)));
   });
 }
 

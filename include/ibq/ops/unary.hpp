@@ -8,6 +8,7 @@
 #pragma once
 
 #include "ibq/core/kokkos_compat.hpp"
+#include "ibq/core/fast_exp.hpp"
 #include "ibq/autodiff/tape.hpp"
 
 namespace ibq {
@@ -71,11 +72,10 @@ struct LeakyRelu {
   template <class T> KOKKOS_INLINE_FUNCTION T f(T x) const { return x > T(0) ? x : T(slope) * x; }
   template <class T> KOKKOS_INLINE_FUNCTION T df(T x, T) const { return x > T(0) ? T(1) : T(slope); }
 };
-struct Sigmoid {  // written to stay finite for large |x|
+struct Sigmoid {  // finite for any x: both branches take e = exp(-|x|) <= 1, branch-free so loops vectorise
   template <class T> KOKKOS_INLINE_FUNCTION T f(T x) const {
-    if (x >= T(0)) return T(1) / (T(1) + km::exp(-x));
-    const T e = km::exp(x);
-    return e / (T(1) + e);
+    const T e = km::exp_nonpositive(x > T(0) ? -x : x);
+    return (x >= T(0) ? T(1) : e) / (T(1) + e);
   }
   template <class T> KOKKOS_INLINE_FUNCTION T df(T, T y) const { return y * (T(1) - y); }
 };
@@ -85,7 +85,7 @@ struct Tanh {
 };
 struct Softplus {  // log(1 + e^x) = max(x, 0) + log1p(e^-|x|), finite for any x; d/dx = sigmoid(x)
   template <class T> KOKKOS_INLINE_FUNCTION T f(T x) const {
-    return (x > T(0) ? x : T(0)) + km::log1p(km::exp(x > T(0) ? -x : x));
+    return (x > T(0) ? x : T(0)) + km::log1p(km::exp_nonpositive(x > T(0) ? -x : x));
   }
   template <class T> KOKKOS_INLINE_FUNCTION T df(T x, T) const { return Sigmoid{}.f(x); }
 };

@@ -16,6 +16,8 @@
 #include <type_traits>
 
 #include "ibq/core/config.hpp"
+#include "ibq/core/fast_exp.hpp"
+#include "ibq/core/simd.hpp"
 
 #if defined(__GNUC__) && !defined(__clang__) && !defined(__CUDACC__) && defined(__x86_64__) && \
     !defined(IBQ_NO_TARGET_CLONES)
@@ -24,39 +26,11 @@
 #define IBQ_TARGET_CLONES
 #endif
 
-#if defined(_OPENMP) && !defined(__CUDACC__)
-#define IBQ_PRAGMA(x) _Pragma(#x)
-#define IBQ_SIMD_REDUCE(op, ...) IBQ_PRAGMA(omp simd reduction(op : __VA_ARGS__))
-#else
-#define IBQ_SIMD_REDUCE(op, ...)
-#endif
 
 namespace ibq::detail {
 
-// exp(x) for x <= 0 (every argument here is a logit minus its row's maximum). Float on the host: Cephes'
-// expf (degree-6 polynomial on [-ln2/2, ln2/2], about 1 ulp), written so that the row loops vectorise;
-// glibc's expf is a call per element and would cost as much as the GEMMs. Below FLT_MIN it returns 0.
-KOKKOS_FORCEINLINE_FUNCTION float exp_nonpositive(float x) {
-#if defined(__CUDA_ARCH__)
-  return expf(x);
-#else
-  const bool under = x < -87.3365447504f;
-  x = under ? 0.0f : x;
-  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round(x / ln 2), |x / ln 2| < 2^22
-  const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const std::int32_t bits = (std::int32_t(n) + 127) << 23;  // 2^n
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return under ? 0.0f : (p * r * r + r + 1.0f) * scale;
-#endif
-}
-KOKKOS_FORCEINLINE_FUNCTION double exp_nonpositive(double x) { return ibq::kmath::exp(x); }
+// Every exponential here has a non-positive argument (a logit minus its row's maximum).
+using ibq::kmath::exp_nonpositive;
 
 // What the forward pass keeps of a row of logits l: arg = argmax (lowest index on ties), max = l[arg],
 // log_s1 = log sum exp(l - max), log_st = log sum exp((l - max) / tau), entropy = -sum q log q for
