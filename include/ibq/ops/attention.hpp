@@ -146,12 +146,59 @@ void attention_backward(const Tensor<T, Space>& q, const Tensor<T, Space>& k, co
                                 tq * dh, T(1), gk.data(), dh, tk * dh, bh);
 }
 
+namespace detail {
+// Autocast's attention, with each operand converted once: q, k and v before the first product, the
+// probabilities after the softmax, dO and dS once each in backward (6 conversions instead of 12). Backward
+// reads the bf16 copies, so no fp32 q, k or v is kept; the softmax and its backward stay fp32. The products
+// are the ones attention_forward/backward compute in bf16, operand for operand.
+template <class Space>
+Var<float, Space> attention_bf16(const Var<float, Space>& q, const Var<float, Space>& k, const Var<float, Space>& v,
+                                 const AttentionArgs& args) {
+  using M = Bf16Matrix<Space>;
+  const Tensor<float, Space>&qt = q.value(), &kt = k.value(), &vt = v.value();
+  check_attention_shapes(qt.shape(), kt.shape(), vt.shape(), args.causal);
+  const index_t bh = qt.dim(0) * qt.dim(1), tq = qt.dim(2), tk = kt.dim(2), dh = qt.dim(3), dv = vt.dim(3);
+  const float scale = float(attention_scale(args, dh));
+  const auto qb = M::pack(qt.data(), Trans::N, tq, dh, dh, tq * dh, bh);  // all three as stored: [tq|tk, d]
+  const auto kb = M::pack(kt.data(), Trans::T, dh, tk, dh, tk * dh, bh);
+  const auto vb = M::pack(vt.data(), Trans::N, tk, dv, dv, tk * dv, bh);
+  auto probs = Tensor<float, Space>::empty({qt.dim(0), qt.dim(1), tq, tk});
+  auto out = Tensor<float, Space>::empty({qt.dim(0), qt.dim(1), tq, dv});
+  gemm_bf16<Space>(Trans::N, Trans::T, tq, tk, dh, scale, qb, kb, 0.f, probs.data(), tk, tq * tk, bh);
+  attention_masked_softmax(probs, tq, tk, args.causal);
+  const auto pb = M::pack(probs.data(), Trans::N, tq, tk, tk, tq * tk, bh);
+  gemm_bf16<Space>(Trans::N, Trans::N, tq, dv, tk, 1.f, pb, vb, 0.f, out.data(), dv, tq * dv, bh);
+  auto& tape = q.tape();
+  return tape.record(
+      "attention", out, {q, k, v},
+      [iq = q.id(), ik = k.id(), iv = v.id(), qb, kb, vb, pb, sp = tape.save(probs), bh, tq, tk, dh, dv, scale](
+          Tape<float, Space>& t, const Tensor<float, Space>& gy) {
+        const auto gq = t.grad_for(iq), gk = t.grad_for(ik), gv = t.grad_for(iv);
+        const auto gob = M::pack(gy.data(), Trans::N, tq, dv, dv, tq * dv, bh);
+        if (gv.defined())  // dV += P^T dO
+          gemm_bf16<Space>(Trans::T, Trans::N, tk, dv, tq, 1.f, pb, gob, 1.f, gv.data(), dv, tk * dv, bh);
+        if (!gq.defined() && !gk.defined()) return;
+        const auto& probs = sp.get("attention");
+        auto ds = Tensor<float, Space>::empty(probs.shape());  // dP = dO V^T, then dS in place
+        gemm_bf16<Space>(Trans::N, Trans::T, tq, tk, dv, 1.f, gob, vb, 0.f, ds.data(), tk, tq * tk, bh);
+        attention_softmax_backward(probs, ds, tk);
+        const auto dsb = M::pack(ds.data(), Trans::N, tq, tk, tk, tq * tk, bh);
+        if (gq.defined())  // dQ += scale dS K
+          gemm_bf16<Space>(Trans::N, Trans::N, tq, dh, tk, scale, dsb, kb, 1.f, gq.data(), dh, tq * dh, bh);
+        if (gk.defined())  // dK += scale dS^T Q
+          gemm_bf16<Space>(Trans::T, Trans::N, tk, dh, tq, scale, dsb, qb, 1.f, gk.data(), dh, tk * dh, bh);
+      });
+}
+}  // namespace detail
+
 // ---- differentiable wrapper -----------------------------------------------------------------------------
 template <class T, class Space>
 Var<T, Space> attention(const Var<T, Space>& q, const Var<T, Space>& k, const Var<T, Space>& v,
                         const AttentionArgs& args = {}) {
   auto& tape = q.tape();
   const Precision p = autocast_precision<T>();
+  if constexpr (std::is_same_v<T, float>)
+    if (p == Precision::bf16) return detail::attention_bf16(q, k, v, args);
   auto r = attention_forward(q.value(), k.value(), v.value(), args, p);
   const double scale = detail::attention_scale(args, q.value().dim(3));
   return tape.record("attention", r.out, {q, k, v},

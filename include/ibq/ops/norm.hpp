@@ -13,6 +13,7 @@
 #pragma once
 
 #include "ibq/core/kokkos_compat.hpp"
+#include "ibq/core/simd.hpp"
 #include <string>
 
 #include "ibq/autodiff/tape.hpp"
@@ -91,6 +92,31 @@ NormResult<T, Space> row_norm_forward(const char* op, const Tensor<T, Space>& x,
   const bool has_beta = beta.defined();
   const index_t len = lay.len(), groups = lay.groups, cg = lay.cg, inner = lay.inner;
   const T teps = T(eps);
+  if constexpr (host_accessible_v<Space>) {
+    if (inner == 1 && groups == 1 && len > 0) {  // last-axis norms: a thread per row, sums in vector lanes
+      Kokkos::parallel_for(std::string("ibq::ops::") + op + "_fwd_rows", range<Space>(lay.rows),
+                           KOKKOS_LAMBDA(index_t r) {
+                             const T* xr = &xv(r * len);
+                             T* yr = &yv(r * len);
+                             T mu = 0, ss = 0;
+                             if (center) {
+                               IBQ_SIMD_REDUCE(+, mu)
+                               for (index_t c = 0; c < len; ++c) mu += xr[c];
+                               mu /= T(len);
+                             }
+                             IBQ_SIMD_REDUCE(+, ss)
+                             for (index_t c = 0; c < len; ++c) ss += (xr[c] - mu) * (xr[c] - mu);
+                             const T rs = T(1) / km::sqrt(ss / T(len) + teps);
+                             for (index_t c = 0; c < len; ++c) {
+                               const T v = (xr[c] - mu) * rs * gv(c);
+                               yr[c] = has_beta ? v + bv(c) : v;
+                             }
+                             if (center) meanv(r) = mu;
+                             rstdv(r) = rs;
+                           });
+      return res;
+    }
+  }
   Kokkos::parallel_for(
       std::string("ibq::ops::") + op + "_fwd", policy_t(lay.rows, Kokkos::AUTO), KOKKOS_LAMBDA(const member_t& m) {
         const index_t r = m.league_rank();
@@ -183,7 +209,27 @@ void row_norm_backward(const char* op, const Tensor<T, Space>& x, const RowLayou
   auto gv = gamma.view();
   auto gyv = gy.view();
   const index_t len = lay.len(), groups = lay.groups, cg = lay.cg, inner = lay.inner;
-  if (gx.defined()) {
+  const bool rows_path = host_accessible_v<Space> && inner == 1 && groups == 1;
+  if (gx.defined() && rows_path) {  // last-axis norms on the host: as in the forward, a thread per row
+    auto gxv = gx.view();
+    Kokkos::parallel_for(std::string("ibq::ops::") + op + "_bwd_rows", range<Space>(lay.rows),
+                         KOKKOS_LAMBDA(index_t r) {
+                           const T* xr = &xv(r * len);
+                           const T* gr = &gyv(r * len);
+                           T* dr = &gxv(r * len);
+                           const T mu = center ? meanv(r) : T(0), rs = rstdv(r);
+                           T s1 = 0, s2 = 0;
+                           IBQ_SIMD_REDUCE(+, s1, s2)
+                           for (index_t c = 0; c < len; ++c) {
+                             const T dxhat = gr[c] * gv(c);
+                             s1 += dxhat;
+                             s2 += dxhat * (xr[c] - mu) * rs;
+                           }
+                           const T m1 = center ? s1 / T(len) : T(0), m2 = s2 / T(len);
+                           for (index_t c = 0; c < len; ++c)
+                             dr[c] += rs * (gr[c] * gv(c) - m1 - (xr[c] - mu) * rs * m2);
+                         });
+  } else if (gx.defined()) {
     auto gxv = gx.view();
     Kokkos::parallel_for(
         std::string("ibq::ops::") + op + "_bwd", policy_t(lay.rows, Kokkos::AUTO), KOKKOS_LAMBDA(const member_t& m) {
