@@ -1,7 +1,9 @@
 // Broadcasting arithmetic: values against a hand-written loop, gradients for every broadcast pattern.
 #include "test_util.hpp"
+#include "ibq/ops/adaln.hpp"
 #include "ibq/ops/binary.hpp"
 #include "ibq/ops/reduce.hpp"
+#include "ibq/ops/unary.hpp"
 
 using namespace ibq;
 using namespace ibq::test;
@@ -98,4 +100,34 @@ TEST_CASE("binary ops: values and gradients equal per-element loops for long and
     require_close(a.grad().to_host(), ga, 1e-12);
     require_close(b.grad().to_host(), gb, 1e-12);
   }
+}
+
+TEST_CASE("modulate and gated_add: the broadcast formulas to the bit, gradients by finite differences in double",
+          "[ops][binary][grad]") {
+  const Shape x{3, 5, 4}, row{3, 1, 4};
+  Tape<float> tf;
+  auto xf = tf.leaf(random_tensor<float>(x, 1)), hf = tf.leaf(random_tensor<float>(x, 2));
+  auto sf = tf.leaf(random_tensor<float>(row, 3)), bf = tf.leaf(random_tensor<float>(row, 4));
+  REQUIRE(modulate(xf, sf, bf).value().to_host() == (xf * (sf + 1.0) + bf).value().to_host());
+  REQUIRE(gated_add(hf, xf, sf).value().to_host() == (hf + xf * sf).value().to_host());
+  require_grad_ok([](TapeD&, const VarsD& v) { return sum(modulate(v[0], v[1], v[2]) * v[0]); },
+                  {random_tensor(x, 5), random_tensor(row, 6), random_tensor(row, 7)}, {"x", "scale", "shift"});
+  require_grad_ok([](TapeD&, const VarsD& v) { return sum(gated_add(v[0], v[1], v[2]) * v[1]); },
+                  {random_tensor(x, 8), random_tensor(x, 9), random_tensor(row, 10)}, {"h", "x", "gate"});
+  // A chunk boundary of the host's position sums (256 channels) and a single position (sampling).
+  for (const Shape& xs : {Shape{2, 3, 300}, Shape{2, 1, 5}}) {
+    const Shape rs{xs[0], 1, xs[2]};
+    TapeD t;
+    auto a = t.leaf(random_tensor(xs, 11), true), s = t.leaf(random_tensor(rs, 12), true);
+    auto b = t.leaf(random_tensor(rs, 13), true), w = t.leaf(random_tensor(xs, 14));
+    auto a2 = t.leaf(a.value().clone(), true), s2 = t.leaf(s.value().clone(), true);
+    auto b2 = t.leaf(b.value().clone(), true);
+    t.backward(sum(modulate(a, s, b) * w) + sum(gated_add(a, w, s) * w) + sum((a2 * (s2 + 1.0) + b2) * w) +
+               sum((a2 + w * s2) * w));
+    require_close(a.grad().to_host(), a2.grad().to_host(), 1e-12);
+    require_close(s.grad().to_host(), s2.grad().to_host(), 1e-12);
+    require_close(b.grad().to_host(), b2.grad().to_host(), 1e-12);
+  }
+  REQUIRE_THROWS_WITH(modulate(xf, tf.leaf(random_tensor<float>({3, 5, 4}, 1)), bf),
+                      Catch::Contains("modulate") && Catch::Contains("[3, 1, 4]"));
 }

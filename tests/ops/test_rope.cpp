@@ -3,7 +3,11 @@
 #include <cmath>
 
 #include "test_util.hpp"
+#include "ibq/ops/binary.hpp"
+#include "ibq/ops/qkv_heads.hpp"
+#include "ibq/ops/reduce.hpp"
 #include "ibq/ops/rope.hpp"
+#include "ibq/ops/shape_ops.hpp"
 
 using namespace ibq;
 using namespace ibq::test;
@@ -69,4 +73,36 @@ TEST_CASE("rope: bad shapes and positions name the op and the fix", "[ops][rope]
   REQUIRE_THROWS_WITH(rope_forward(random_tensor({1, 3, 2, 8}, 1), table, 3),
                       Catch::Contains("positions 3 .. 5 are outside the table's 5 rows"));
   REQUIRE_THROWS_WITH(rope_table_2d<double>(2, 6, 10000.0, 1), Catch::Contains("multiple of 4"));
+}
+
+TEST_CASE("qkv_heads: the slice/rope/permute chain to the bit in float, gradients by finite differences in double",
+          "[ops][rope][grad]") {
+  const index_t B = 2, Tn = 5, H = 3, Dh = 4, C = H * Dh;
+  const auto table = rope_table_2d<double>(2, Dh, 10000.0, 1);  // 5 rows: the class row, then 2 x 2
+  const auto table_f = rope_table_2d<float>(2, Dh, 10000.0, 1);
+  Tape<float> tf;
+  auto qf = tf.leaf(random_tensor<float>({B, Tn, 3 * C}, 1));
+  for (int part = 0; part < 3; ++part) {
+    auto chain = reshape(slice(qf, 2, part * C, (part + 1) * C), {B, Tn, H, Dh});
+    if (part < 2) chain = rope(chain, table_f);
+    INFO("part " << part);
+    REQUIRE(qkv_heads(qf, part, H, part < 2 ? &table_f : nullptr).value().to_host() ==
+            permute(chain, {0, 2, 1, 3}).value().to_host());
+  }
+  // The three parts together (q and k rotated from a cache offset), against finite differences and the chain.
+  auto fused = [&](TapeD&, const VarsD& v) {
+    const auto t1 = rope_table_2d<double>(2, Dh, 10000.0, 1);
+    auto q = qkv_heads(v[0], 0, H, &t1, 0), k = qkv_heads(v[0], 1, H, &t1, 0), w = qkv_heads(v[0], 2, H);
+    return sum(q * k * w * v[1]);
+  };
+  require_grad_ok(fused, {random_tensor({B, Tn, 3 * C}, 2), random_tensor({B, H, Tn, Dh}, 3)}, {"qkv", "w"});
+  TapeD t;
+  auto x = t.leaf(random_tensor({B, 1, 3 * C}, 4), true), x2 = t.leaf(x.value().clone(), true);
+  auto y = t.leaf(random_tensor({B, H, 1, Dh}, 5));
+  auto a = qkv_heads(x, 1, H, &table, 3) * y;
+  auto b = permute(rope(reshape(slice(x2, 2, C, 2 * C), {B, 1, H, Dh}), table, 3), {0, 2, 1, 3}) * y;
+  t.backward(sum(a * a) + sum(b * b));
+  require_close(x.grad().to_host(), x2.grad().to_host(), 1e-12);
+  REQUIRE_THROWS_WITH(qkv_heads(qf, 0, 5, &table_f), Catch::Contains("qkv_heads") && Catch::Contains("heads (5)"));
+  REQUIRE_THROWS_WITH(qkv_heads(qf, 0, H, &table_f, 4), Catch::Contains("qkv_heads"));
 }

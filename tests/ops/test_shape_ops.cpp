@@ -2,6 +2,7 @@
 #include <cstdint>
 
 #include "test_util.hpp"
+#include "ibq/ops/binary.hpp"
 #include "ibq/ops/shape_ops.hpp"
 
 using namespace ibq;
@@ -161,4 +162,28 @@ TEST_CASE("concat: mismatched shapes name the op and both shapes", "[ops][shape_
   REQUIRE_THROWS_WITH(concat({a, a}, 2), Catch::Contains("concat") && Catch::Contains("axis 2"));
   TapeD other;
   REQUIRE_THROWS_WITH(concat({a, other.leaf(TensorD({2, 3}))}, 0), Catch::Contains("different tapes"));
+}
+
+TEST_CASE("reshape: its input takes the output's gradient buffer when it has none yet, and adds to it otherwise",
+          "[ops][shape]") {
+  // x feeds a reshape and a multiply, recorded in both orders: x's gradient must be the sum either way.
+  for (bool reshape_first : {true, false}) {
+    TapeD t;
+    auto x = t.leaf(random_tensor({2, 6}, 1), true);
+    auto w = t.leaf(random_tensor({3, 4}, 2)), u = t.leaf(random_tensor({2, 6}, 3));
+    VarD loss;
+    if (reshape_first) loss = sum(reshape(x, {3, 4}) * w) + sum(x * u);
+    else loss = sum(x * u) + sum(reshape(x, {3, 4}) * w);
+    t.backward(loss);
+    const auto g = x.grad().to_host(), wv = w.value().to_host(), uv = u.value().to_host();
+    INFO("reshape recorded " << (reshape_first ? "first" : "second"));
+    for (std::size_t i = 0; i < g.size(); ++i) REQUIRE(g[i] == Approx(wv[i] + uv[i]).epsilon(1e-14));
+  }
+  // A chain of reshapes hands one buffer down; the leaf's gradient is the seed's values.
+  TapeD t;
+  auto x = t.leaf(random_tensor({4, 3}, 4), true);
+  auto seed = random_tensor({2, 6}, 5);
+  t.backward(reshape(reshape(x, {12}), {2, 6}), seed);
+  REQUIRE(x.grad().shape() == Shape{4, 3});
+  REQUIRE(x.grad().to_host() == seed.to_host());
 }

@@ -5,6 +5,8 @@
 
 #include "test_util.hpp"
 #include "ibq/ops/reduce.hpp"
+#include "ibq/ops/binary.hpp"
+#include "ibq/ops/swiglu.hpp"
 #include "ibq/ops/unary.hpp"
 
 using namespace ibq;
@@ -140,4 +142,21 @@ TEST_CASE("exp_nonpositive: within 2 ulp of exp in float over [-87, 0]; 0 below 
   }
   INFO("sigmoid's largest relative error: " << sworst);
   CHECK(sworst < 3e-7f);
+}
+
+TEST_CASE("swiglu: silu(a) * b to the bit in float, gradients by finite differences in double", "[ops][unary][grad]") {
+  Tape<float> tf;
+  const Shape s{3, 5, 7};
+  auto af = tf.leaf(random_tensor<float>(s, 11, -6, 6)), bf = tf.leaf(random_tensor<float>(s, 12));
+  REQUIRE(swiglu(af, bf).value().to_host() == (silu(af) * bf).value().to_host());
+  require_grad_ok([](TapeD&, const VarsD& v) { return sum(swiglu(v[0], v[1]) * v[0]); },
+                  {random_tensor(s, 13, -4, 4), random_tensor(s, 14)}, {"a", "b"});
+  TapeD t;  // against the unfused ops, whole gradients
+  auto a = t.leaf(random_tensor(s, 15, -4, 4), true), b = t.leaf(random_tensor(s, 16), true);
+  auto a2 = t.leaf(a.value().clone(), true), b2 = t.leaf(b.value().clone(), true);
+  t.backward(sum(swiglu(a, b) * swiglu(a, b)) + sum(silu(a2) * b2 * (silu(a2) * b2)));
+  require_close(a.grad().to_host(), a2.grad().to_host(), 1e-12);
+  require_close(b.grad().to_host(), b2.grad().to_host(), 1e-12);
+  REQUIRE_THROWS_WITH(swiglu(af, tf.leaf(random_tensor<float>({3, 5, 6}, 1))),
+                      Catch::Contains("swiglu") && Catch::Contains("[3, 5, 7]"));
 }

@@ -173,6 +173,16 @@ class Tape {
     return s.grad;
   }
 
+  // Makes g the gradient of slot `id` if it has none yet (true); otherwise the caller accumulates (false).
+  // For ops whose input gradient is their output gradient unchanged (reshape): the output's gradient is
+  // released after its node anyway, so the buffer moves on instead of being zeroed and copied into.
+  bool adopt_grad(int id, const tensor_type& g) {
+    Slot& s = slots_[id];
+    if (!s.requires_grad || s.grad.defined()) return false;
+    s.grad = g;
+    return true;
+  }
+
   // ---- access ------------------------------------------------------------------------------------------
   const tensor_type& value(int id) const { return slots_.at(id).value; }
   tensor_type grad(int id) const { return slots_.at(id).grad; }

@@ -30,14 +30,17 @@
 #include "ibq/core/random.hpp"
 #include "ibq/nn/linear.hpp"
 #include "ibq/nn/param_store.hpp"
+#include "ibq/ops/adaln.hpp"
 #include "ibq/ops/attention.hpp"
 #include "ibq/ops/binary.hpp"
 #include "ibq/ops/dropout.hpp"
 #include "ibq/ops/embedding.hpp"
 #include "ibq/ops/norm.hpp"
+#include "ibq/ops/qkv_heads.hpp"
 #include "ibq/ops/rope.hpp"
 #include "ibq/ops/shape_ops.hpp"
 #include "ibq/ops/softmax.hpp"
+#include "ibq/ops/swiglu.hpp"
 #include "ibq/ops/unary.hpp"
 
 namespace ibq {
@@ -322,8 +325,6 @@ class ArTransformer {
 
   static Labels reshape_labels(const Labels& labels) { return labels.reshape(Shape{labels.dim(0), 1}); }
   static Labels reshape_tokens(const Labels& tokens, index_t n) { return tokens.reshape(Shape{n}); }
-  // x * (1 + scale) + shift, scale and shift [B, 1, C] broadcast over the sequence.
-  static VarT modulate(const VarT& x, const VarT& scale, const VarT& shift) { return x * (scale + T(1)) + shift; }
 
   // h [B, T, C] at positions start .. start + T - 1 through every block and the head: logits [B, T, V].
   VarT run(Tape<T, Space>& tape, VarT h, const VarT& c, index_t start, ArKvCache<T, Space>* cache, bool training,
@@ -348,10 +349,10 @@ class ArTransformer {
     auto a = modulate(rms_norm(h, store_.param(tape, b.attention_norm), cfg_.norm_eps), part(2), part(4));
     auto att = dropout(b.wo.forward(self_attention(tape, b, a, start, cache, layer)), cfg_.resid_dropout,
                        r.split(1), training);
-    auto h1 = h + att * part(0);
+    auto h1 = gated_add(h, att, part(0));
     auto f = modulate(rms_norm(h1, store_.param(tape, b.ffn_norm), cfg_.norm_eps), part(3), part(5));
-    auto ffn = b.w2.forward(silu(b.w1.forward(f)) * b.w3.forward(f));
-    return h1 + dropout(ffn, cfg_.ffn_dropout, r.split(2), training) * part(1);
+    auto ffn = b.w2.forward(swiglu(b.w1.forward(f), b.w3.forward(f)));
+    return gated_add(h1, dropout(ffn, cfg_.ffn_dropout, r.split(2), training), part(1));
   }
 
   // Causal multi-head attention of a [B, T, C] at positions start..start+T-1 (RoPE rows of those
@@ -359,12 +360,11 @@ class ArTransformer {
   // whole filled prefix.
   VarT self_attention(Tape<T, Space>& tape, const Block& b, const VarT& a, index_t start, ArKvCache<T, Space>* cache,
                       std::size_t layer) const {
-    const index_t B = a.value().dim(0), Tn = a.value().dim(1), C = cfg_.dim, H = cfg_.n_head, D = cfg_.head_dim();
-    auto qkv = b.wqkv.forward(a);  // [B, T, 3C]
-    auto heads = [&](int k) { return reshape(slice(qkv, 2, k * C, (k + 1) * C), {B, Tn, H, D}); };
-    auto q = permute(rope(heads(0), rope_, start), {0, 2, 1, 3});  // [B, H, T, D]
-    auto k = permute(rope(heads(1), rope_, start), {0, 2, 1, 3});
-    auto v = permute(heads(2), {0, 2, 1, 3});
+    const index_t B = a.value().dim(0), Tn = a.value().dim(1), C = cfg_.dim, H = cfg_.n_head;
+    auto qkv = b.wqkv.forward(a);                // [B, T, 3C]
+    auto q = qkv_heads(qkv, 0, H, &rope_, start);  // [B, H, T, D], rotated
+    auto k = qkv_heads(qkv, 1, H, &rope_, start);
+    auto v = qkv_heads(qkv, 2, H);
     AttentionArgs args;
     args.causal = true;
     VarT o;

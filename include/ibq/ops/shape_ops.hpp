@@ -261,7 +261,8 @@ template <class T, class Space>
 Var<T, Space> reshape(const Var<T, Space>& x, const Shape& shape) {
   auto& tape = x.tape();
   return tape.record("reshape", reshape_forward(x.value(), shape), {x},
-                     [ix = x.id()](Tape<T, Space>& t, const Tensor<T, Space>& gy) {
+                     [ix = x.id(), xs = x.shape()](Tape<T, Space>& t, const Tensor<T, Space>& gy) {
+                       if (t.adopt_grad(ix, gy.reshape(xs))) return;  // no copy when x has no gradient yet
                        auto gx = t.grad_for(ix);
                        if (gx.defined()) reshape_backward(gy, gx);
                      });
