@@ -169,7 +169,7 @@ class Tape {
   tensor_type grad_for(int id) {
     Slot& s = slots_[id];
     if (!s.requires_grad) return tensor_type();
-    if (!s.grad.defined()) s.grad = tensor_type(s.value.shape(), "ibq::grad");
+    if (!s.grad.defined()) s.grad = tensor_type(s.shape, "ibq::grad");
     return s.grad;
   }
 
@@ -184,7 +184,6 @@ class Tape {
   }
 
   // ---- access ------------------------------------------------------------------------------------------
-  const tensor_type& value(int id) const { return slots_.at(id).value; }
   tensor_type grad(int id) const { return slots_.at(id).grad; }
   bool requires_grad(int id) const { return slots_.at(id).requires_grad; }
   std::size_t num_values() const { return slots_.size(); }
@@ -208,7 +207,7 @@ class Tape {
 
  private:
   struct Slot {
-    tensor_type value;
+    Shape shape;  // the value itself lives in the Vars and the closures that saved it
     tensor_type grad;
     bool requires_grad;
     bool is_leaf;
@@ -239,8 +238,8 @@ class Tape {
   }
   var_type push_slot(const tensor_type& value, bool requires_grad, bool is_leaf) {
     IBQ_CHECK(value.defined(), "Tape: cannot record an undefined tensor");
-    slots_.push_back(Slot{value, tensor_type(), requires_grad, is_leaf});
-    return var_type(this, static_cast<int>(slots_.size()) - 1, generation_);
+    slots_.push_back(Slot{value.shape(), tensor_type(), requires_grad, is_leaf});
+    return var_type(this, static_cast<int>(slots_.size()) - 1, generation_, value);
   }
   void accumulate_seed(int id, const tensor_type& seed) { detail::accumulate(grad_for(id), seed); }
 

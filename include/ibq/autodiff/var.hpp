@@ -6,11 +6,14 @@
 //   tape.backward(sum(y));
 //   x.grad();                              // d sum(y) / dx
 //
-// A Var is two words (tape pointer, slot id) and is cheap to copy. It is valid until its tape is cleared;
-// using it afterwards throws instead of reading freed memory.
+// A Var is a tape pointer, a slot id and its value (a reference-counted View), and is cheap to copy. The
+// Var holds the value, not the tape: an intermediate nobody holds and no backward closure saved is freed
+// as soon as the forward pass moves on, as PyTorch frees it. A Var is valid until its tape is cleared;
+// using it afterwards throws.
 #pragma once
 
 #include <cstdint>
+#include <utility>
 
 #include "ibq/core/tensor.hpp"
 
@@ -28,7 +31,8 @@ class Var {
   using tape_type = Tape<T, Space>;
 
   Var() = default;
-  Var(tape_type* tape, int id, std::uint64_t generation) : tape_(tape), id_(id), generation_(generation) {}
+  Var(tape_type* tape, int id, std::uint64_t generation, tensor_type value)
+      : tape_(tape), id_(id), generation_(generation), value_(std::move(value)) {}
 
   bool defined() const { return tape_ != nullptr; }
   tape_type& tape() const {
@@ -39,7 +43,10 @@ class Var {
   int id() const { return id_; }
   std::uint64_t generation() const { return generation_; }
 
-  const tensor_type& value() const { return tape().value(id_); }
+  const tensor_type& value() const {
+    tape();  // checks that the tape is still this Var's
+    return value_;
+  }
   const Shape& shape() const { return value().shape(); }
   index_t size() const { return value().size(); }
   bool requires_grad() const { return tape().requires_grad(id_); }
@@ -50,6 +57,7 @@ class Var {
   tape_type* tape_ = nullptr;
   int id_ = -1;
   std::uint64_t generation_ = 0;
+  tensor_type value_;
 };
 
 }  // namespace ibq
