@@ -31,7 +31,9 @@ KOKKOS_FORCEINLINE_FUNCTION float exp_nonpositive(float x) {
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  const std::int32_t bits = (std::int32_t(n) + 127) << 23;  // 2^n
+  // 2^n, shifted as unsigned: for NaN the conversion gives INT_MIN on x86, and a signed shift of it would
+  // be undefined (UBSan stops on it); the NaN then passes through p * r below.
+  const std::uint32_t bits = std::uint32_t(std::int32_t(n) + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
   const float e = (p * r * r + r + 1.0f) * scale;
