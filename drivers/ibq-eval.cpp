@@ -382,7 +382,8 @@ int main(int argc, char** argv) {
         .add<std::string>("output.npz", "", "tokenizer mode: the uint8 reconstructions (arr_0) and labels (arr_1)")
         .add<std::string>("output.reference_npz", "", "tokenizer mode: the uint8 originals, in the same layout")
         .add<bool>("output.overwrite", false, "replace existing output files")
-        .add<int>("runtime.threads", 0, "CPU threads (0: OMP_NUM_THREADS or all cores)");
+        .add<int>("runtime.threads", 0, "CPU threads (0: OMP_NUM_THREADS or all cores)")
+        .add<bool>("runtime.tf32", false, ibq::cli::kTf32Help);
     const auto args = opt.parse(argc, argv);
     const std::string mode = args.get<std::string>("eval.mode");
     IBQ_CHECK(mode == "tokenizer" || mode == "samples", "eval.mode must be tokenizer or samples, got '" << mode << "'");
@@ -410,6 +411,7 @@ int main(int argc, char** argv) {
     IBQ_CHECK(args.get<std::string>("eval.reference_batch").empty() || !inc_path.empty(),
               "eval.reference_batch is the FID reference: give eval.inception_weights too");
 
+    ibq::cli::apply_tf32(args);
     ibq::cli::Runtime runtime(args.get<int>("runtime.threads"));
     const auto& comm = runtime.comm();
     IBQ_CHECK(!comm.distributed() || (args.get<std::string>("output.npz").empty() &&

@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
         .add<std::string>("output.images", "", "HDF5 image shard of the uint8 reconstructions (empty: none)")
         .add<bool>("output.overwrite", false, "replace an existing output.images")
         .add<int>("runtime.threads", 0, "CPU threads (0: OMP_NUM_THREADS or all cores)")
+        .add<bool>("runtime.tf32", false, ibq::cli::kTf32Help)
         .add<std::string>("runtime.precision", "fp32",
                           "fp32, or bf16: products on bf16 operands with fp32 sums (as torch.autocast)");
     const auto args = opt.parse(argc, argv);
@@ -65,6 +66,7 @@ int main(int argc, char** argv) {
     IBQ_CHECK(images_path.empty() || !fs::exists(images_path) || args.get<bool>("output.overwrite"),
               "output.images '" << images_path << "' exists; pass --output.overwrite=true to replace it");
 
+    ibq::cli::apply_tf32(args);
     ibq::cli::Runtime runtime(args.get<int>("runtime.threads"));
     runtime.require_single_process(prog);
     const auto precision = ibq::parse_precision(args.get<std::string>("runtime.precision"), "runtime.precision");

@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
         .add<long>("output.scale", 2, "PNG pixel scale")
         .add<bool>("output.overwrite", false, "replace existing output files")
         .add<int>("runtime.threads", 0, "CPU threads (0: OMP_NUM_THREADS or all cores)")
+        .add<bool>("runtime.tf32", false, ibq::cli::kTf32Help)
         .add<std::string>("runtime.precision", "fp32",
                           "fp32, or bf16: products on bf16 operands with fp32 sums (as torch.autocast)");
     const auto args = opt.parse(argc, argv);
@@ -81,6 +82,7 @@ int main(int argc, char** argv) {
     const long per_class = args.get<long>("sample.per_class"), batch = args.get<long>("sample.batch_size");
     IBQ_CHECK(per_class >= 1 && batch >= 1, "sample.per_class and sample.batch_size must be >= 1");
 
+    ibq::cli::apply_tf32(args);
     ibq::cli::Runtime runtime(args.get<int>("runtime.threads"));
     runtime.require_single_process(prog);
     const auto precision = ibq::parse_precision(args.get<std::string>("runtime.precision"), "runtime.precision");

@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
         .add<bool>("output.append", false, "append to an existing output.path of the same tokenizer")
         .add<bool>("output.overwrite", false, "replace existing output files")
         .add<int>("runtime.threads", 0, "CPU threads (0: OMP_NUM_THREADS or all cores)")
+        .add<bool>("runtime.tf32", false, ibq::cli::kTf32Help)
         .add<std::string>("runtime.precision", "fp32",
                           "fp32, or bf16: products on bf16 operands with fp32 sums (as torch.autocast)");
     const auto args = opt.parse(argc, argv);
@@ -66,6 +67,7 @@ int main(int argc, char** argv) {
                                         << "--output.append=true to add to it, or choose another output.path");
     }
 
+    ibq::cli::apply_tf32(args);
     ibq::cli::Runtime runtime(args.get<int>("runtime.threads"));
     const auto& comm = runtime.comm();
     const auto precision = ibq::parse_precision(args.get<std::string>("runtime.precision"), "runtime.precision");

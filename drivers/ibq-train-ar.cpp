@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
         .add<long>("output.checkpoint_every", 1000, "steps between checkpoints (and one at the end)")
         .add<long>("output.keep", 2, "checkpoints kept in output.dir (older ones are deleted)")
         .add<bool>("output.overwrite", false, "start afresh even if output.dir holds checkpoints (they are deleted)")
-        .add<int>("runtime.threads", 0, "CPU threads (0: OMP_NUM_THREADS or all cores)");
+        .add<int>("runtime.threads", 0, "CPU threads (0: OMP_NUM_THREADS or all cores)")
+        .add<bool>("runtime.tf32", false, ibq::cli::kTf32Help);
     const auto args = opt.parse(argc, argv);
 
     const ibq::ArConfig mc = ibq::cli::ar_model_config(args);
@@ -93,6 +94,7 @@ int main(int argc, char** argv) {
     const long keep = args.get<long>("output.keep");
     IBQ_CHECK(args.get<long>("output.checkpoint_every") > 0, "output.checkpoint_every must be positive");
 
+    ibq::cli::apply_tf32(args);
     ibq::cli::Runtime runtime(args.get<int>("runtime.threads"));
     const auto& comm = runtime.comm();
     ibq::cli::StopSignals stop_signals;

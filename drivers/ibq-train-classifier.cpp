@@ -49,7 +49,8 @@ int main(int argc, char** argv) {
         .add<std::string>("train.precision", "fp32", "fp32, or bf16: mixed precision as torch.autocast (bf16 products, fp32 weights and sums)")
         .add<std::string>("output.path", "runs/fashion_mnist_classifier.h5", "checkpoint to write")
         .add<bool>("output.overwrite", false, "replace an existing file at output.path")
-        .add<int>("runtime.threads", 0, "CPU threads (0: OMP_NUM_THREADS or all cores)");
+        .add<int>("runtime.threads", 0, "CPU threads (0: OMP_NUM_THREADS or all cores)")
+        .add<bool>("runtime.tf32", false, ibq::cli::kTf32Help);
     const auto args = opt.parse(argc, argv);
 
     ibq::ClassifierConfig model;
@@ -73,6 +74,7 @@ int main(int argc, char** argv) {
     const auto parent = std::filesystem::path(out).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent);
 
+    ibq::cli::apply_tf32(args);
     ibq::cli::Runtime runtime(args.get<int>("runtime.threads"));
     runtime.require_single_process(prog);
     std::cerr << prog << ": " << ibq::cli::Runtime::describe() << "; " << ibq::cli::Runtime::describe(train.precision)

@@ -76,7 +76,8 @@ int main(int argc, char** argv) {
         .add<bool>("output.overwrite", false, "start afresh even if output.dir holds checkpoints (they are deleted)")
         .add<bool>("dist.sync_entropy", false, "with several ranks: the entropy loss's batch distribution over the "
                                                "global batch (the reference: per rank)")
-        .add<int>("runtime.threads", 0, "CPU threads (0: OMP_NUM_THREADS or all cores)");
+        .add<int>("runtime.threads", 0, "CPU threads (0: OMP_NUM_THREADS or all cores)")
+        .add<bool>("runtime.tf32", false, ibq::cli::kTf32Help);
     const auto args = opt.parse(argc, argv);
 
     const auto model_cfg = ibq::cli::tokenizer_config(args);
@@ -119,6 +120,7 @@ int main(int argc, char** argv) {
     const long keep = std::max(1L, args.get<long>("output.keep"));
     IBQ_CHECK(args.get<long>("output.checkpoint_every") > 0, "output.checkpoint_every must be positive");
 
+    ibq::cli::apply_tf32(args);
     ibq::cli::Runtime runtime(args.get<int>("runtime.threads"));
     const auto& comm = runtime.comm();
     ibq::cli::StopSignals stop_signals;

@@ -66,6 +66,10 @@ class Runtime {
     if (core && settled.find("OPENBLAS_CORETYPE") == std::string::npos)
       line += std::string(" (OPENBLAS_CORETYPE=") + core +
               " from the environment overrides OpenBLAS's CPU detection and can halve GEMM speed; unset it)";
+    if (allow_tf32())
+      line += host_accessible_v<DefaultSpace>
+                  ? "; runtime.tf32 changes nothing on the host (no CPU kernel computes in TF32; fp32 GEMMs stay fp32)"
+                  : "; fp32 GEMMs may use TF32 tensor cores (runtime.tf32)";
     if (const auto c = dist::Communicator::world(); c.distributed())
       line += "; MPI: " + std::to_string(c.size()) + " ranks (rank 0 logs and writes)";
     return line;
@@ -73,10 +77,13 @@ class Runtime {
 
   // The start-up line's precision part: what the products run in, and on which kernels under bf16.
   static std::string describe(Precision p) {
-    if (p == Precision::fp32) return "precision fp32";
-    std::string where = host_accessible_v<DefaultSpace> ? bf16_host_backend() : std::string("cuBLAS bf16 GEMMs");
-    return "precision bf16 mixed (matmul/linear/attention/conv on bf16 operands with fp32 sums: " + where +
-           "; fp32 weights, gradients, norms, softmax, losses and optimizer)";
+    std::string line = "precision fp32";
+    if (p == Precision::bf16) {
+      std::string where = host_accessible_v<DefaultSpace> ? bf16_host_backend() : std::string("cuBLAS bf16 GEMMs");
+      line = "precision bf16 mixed (matmul/linear/attention/conv on bf16 operands with fp32 sums: " + where +
+             "; fp32 weights, gradients, norms, softmax, losses and optimizer)";
+    }
+    return line;
   }
 
   const dist::Communicator& comm() const { return comm_; }
@@ -99,6 +106,11 @@ class Runtime {
   dist::MpiSession mpi_;
   dist::Communicator comm_;
 };
+
+// runtime.tf32, which every driver that runs fp32 GEMMs offers (set it with apply_tf32 before the first GEMM).
+inline constexpr const char* kTf32Help =
+    "let fp32 GEMMs on a CUDA device use TF32 tensor cores (torch.backends.cuda.matmul.allow_tf32); no effect on the host";
+inline void apply_tf32(const Args& args) { allow_tf32() = args.get<bool>("runtime.tf32"); }
 
 // An error on one rank while the others wait in a collective would hang the job: print it (with the
 // rank) and abort every rank. In a single process, the exit code is returned as usual.

@@ -7,7 +7,8 @@
 # (quant window), 0.25 dB and 0.055 utilisation. fp32 against fp32 with another OpenBLAS kernel (Haswell
 # against Cooperlake, the same math rounded differently) by 0.25 dB and 0.018 utilisation, and fp32 seed 1
 # against seed 2 by 9.6%, 2.5%, 0.01 dB and 0.020. The bounds are about twice the largest of these. Also: the
-# start-up line names the precision and the kernels, and a bad value is refused with one line.
+# start-up line names the precision and the kernels, a bad value is refused with one line, and runtime.tf32
+# is accepted and reported as having no effect on the host.
 set -eu
 tok=$1 rec=$2 dir=$3 src=$4
 rm -rf "$dir" && mkdir -p "$dir"
@@ -50,4 +51,10 @@ PY
 out=$("$tok" "${run[@]}" --train.precision=fp16 --output.dir="$dir/bad" 2>&1) && fail "fp16 accepted: $out"
 [ "$(echo "$out" | grep -c .)" = 1 ] && echo "$out" | grep -q "train.precision = fp16 is not a precision; use fp32 or bf16" \
   || fail "bad precision message: $out"
+# runtime.tf32 is accepted everywhere; on the host no kernel has a TF32 mode, and the start-up line says so.
+"$tok" "${run[@]/--train.steps=300/--train.steps=1}" --runtime.tf32=true --output.dir="$dir/tf32" > "$dir/tf32.log" 2>&1 \
+  || fail "runtime.tf32 run failed: $(tail -5 "$dir/tf32.log")"
+grep -q "runtime.tf32 changes nothing on the host (no CPU kernel computes in TF32; fp32 GEMMs stay fp32)" "$dir/tf32.log" \
+  || fail "tf32 start-up line: $(head -3 "$dir/tf32.log")"
+grep -q "TF32" "$dir/fp32.log" && fail "TF32 named without runtime.tf32: $(head -3 "$dir/fp32.log")"
 echo "bf16 tracks fp32"

@@ -42,6 +42,16 @@ Precision autocast_precision() {
   return std::is_same_v<T, float> ? detail::autocast_mode() : Precision::fp32;
 }
 
+// Whether fp32 GEMMs on a CUDA device may use TF32 tensor cores (torch.backends.cuda.matmul.allow_tf32; off
+// by default, as in PyTorch >= 1.12). TF32 keeps 10 mantissa bits of each operand, fewer than bf16 operands
+// lose under autocast, so it is an opt-in speed choice for fp32 runs (drivers: runtime.tf32). No host
+// kernel computes in TF32 (OpenBLAS and oneDNN keep fp32 products in fp32), so on the host it changes
+// nothing. Set it before the first GEMM.
+inline bool& allow_tf32() {
+  static bool allow = false;
+  return allow;
+}
+
 // Sets the mode for its scope and restores the previous one (scopes nest, like torch.autocast).
 class Autocast {
  public:

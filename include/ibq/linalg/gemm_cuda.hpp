@@ -3,14 +3,14 @@
 // cuBLAS is column-major. A row-major C = op(A) op(B) is the column-major C^T = op(B)^T op(A)^T, so we
 // swap the operands and the m/n extents instead of transposing anything.
 //
-// fp32 GEMMs use TF32 tensor cores only when cuda_allow_tf32() is set (off by default, as PyTorch >= 1.12):
-// TF32 keeps 10 mantissa bits, fewer than bf16's inputs get under autocast, so it is an opt-in speed choice.
+// fp32 GEMMs use TF32 tensor cores only when allow_tf32() (core/precision.hpp) is set.
 // bf16 GEMMs (gemm_cuda_bf16) read bf16 operands and accumulate in fp32 (CUBLAS_COMPUTE_32F).
 #pragma once
 
 #include "ibq/core/bf16.hpp"
 #include "ibq/core/config.hpp"
 #include "ibq/core/error.hpp"
+#include "ibq/core/precision.hpp"
 #include "ibq/linalg/gemm_host.hpp"
 
 #if defined(KOKKOS_ENABLE_CUDA)
@@ -29,19 +29,12 @@ inline cublasHandle_t cublas_handle() {
   return handle;
 }
 
-// Whether fp32 GEMMs may use TF32 tensor cores (torch.backends.cuda.matmul.allow_tf32); set before the
-// first GEMM.
-inline bool& cuda_allow_tf32() {
-  static bool allow = false;
-  return allow;
-}
-
 inline cublasOperation_t cublas_op(Trans t) { return t == Trans::N ? CUBLAS_OP_N : CUBLAS_OP_T; }
 
 inline void gemm_cuda(Trans ta, Trans tb, index_t m, index_t n, index_t k, float alpha, const float* a, index_t lda,
                       const float* b, index_t ldb, float beta, float* c, index_t ldc, index_t batch, index_t sa,
                       index_t sb, index_t sc) {
-  cublasSetMathMode(cublas_handle(), cuda_allow_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
+  cublasSetMathMode(cublas_handle(), allow_tf32() ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
   const auto st = cublasSgemmStridedBatched(cublas_handle(), cublas_op(tb), cublas_op(ta), int(n), int(m), int(k),
                                             &alpha, b, int(ldb), sb, a, int(lda), sa, &beta, c, int(ldc), sc,
                                             int(batch));
