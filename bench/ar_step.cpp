@@ -126,7 +126,7 @@ int main(int argc, char** argv) {
   const int threads = Kokkos::DefaultExecutionSpace().concurrency();
   const std::string self = "/proc/" + std::to_string(getpid()) + "/exe";
   std::printf("CPU: %s; host BLAS: %s, kernel %s; Kokkos %s with %d threads; %s\n", bench::cpu_model().c_str(),
-              ibq::gemm_host_backend(), ibq::openblas_core_name().c_str(), Kokkos::DefaultExecutionSpace::name(),
+              ibq::gemm_host_description().c_str(), ibq::openblas_core_name().c_str(), Kokkos::DefaultExecutionSpace::name(),
               threads, ibq::settled_environment().c_str());
   const auto peaks = bench::measure_gemm_peaks();
   bench::print_gemm_peaks(peaks);

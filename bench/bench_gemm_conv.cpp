@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
       coretype ? std::string("set to ") + coretype + " (can halve OpenBLAS speed; run_bench.sh unsets it)"
                : std::string("unset (OpenBLAS autodetects the CPU)");
   std::printf("host BLAS: %s\nhost float conv: %s (IBQ_CONV=im2col selects im2col + GEMM)\nKokkos: %s, concurrency %d\n"
-              "OPENBLAS_CORETYPE: %s\n", ibq::gemm_host_backend(), ibq::conv2d_host_backend().c_str(),
+              "OPENBLAS_CORETYPE: %s\n", ibq::gemm_host_description().c_str(), ibq::conv2d_host_backend().c_str(),
               Kokkos::DefaultExecutionSpace::name(), threads, coretype_note.c_str());
   const char* mmap_max = std::getenv("MALLOC_MMAP_MAX_");
   std::printf("glibc MALLOC_MMAP_MAX_: %s\n",

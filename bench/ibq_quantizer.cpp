@@ -187,7 +187,7 @@ int main(int argc, char** argv) {
 
   const int threads = Kokkos::DefaultExecutionSpace().concurrency();
   const std::string self = "/proc/" + std::to_string(getpid()) + "/exe";
-  std::printf("host BLAS: %s; Kokkos %s with %d threads; %s\n", ibq::gemm_host_backend(),
+  std::printf("host BLAS: %s; Kokkos %s with %d threads; %s\n", ibq::gemm_host_description().c_str(),
               Kokkos::DefaultExecutionSpace::name(), threads, ibq::settled_environment().c_str());
   const double rate = gemm_rate(a.n, 16384, a.d, a.reps), rate16 = gemm_rate(a.n, 16384, a.d, a.reps, true);
   std::printf("CPU: %s\n", bench::cpu_model().c_str());

@@ -120,7 +120,7 @@ int main(int argc, char** argv) {
   const int threads = Kokkos::DefaultExecutionSpace().concurrency();
   const std::string self = "/proc/" + std::to_string(getpid()) + "/exe";
   std::printf("CPU: %s\nibq: host BLAS %s; host float conv %s; Kokkos %s with %d threads; %s\n",
-              bench::cpu_model().c_str(), ibq::gemm_host_backend(), ibq::conv2d_host_backend().c_str(),
+              bench::cpu_model().c_str(), ibq::gemm_host_description().c_str(), ibq::conv2d_host_backend().c_str(),
               Kokkos::DefaultExecutionSpace::name(), threads, ibq::settled_environment().c_str());
   bool ok = false;
   std::ostringstream cmd;

@@ -56,7 +56,7 @@ class Runtime {
   static std::string describe() {
     std::string line = std::string("Kokkos ") + Kokkos::DefaultExecutionSpace::name() + " with " +
                        std::to_string(Kokkos::DefaultExecutionSpace().concurrency()) + " threads; host GEMM " +
-                       gemm_host_backend();
+                       gemm_host_description();
     const std::string kernel = openblas_core_name();
     if (!kernel.empty()) line += ", kernel " + kernel;
     line += "; host float conv " + conv2d_host_backend();

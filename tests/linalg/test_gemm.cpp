@@ -95,3 +95,46 @@ TEST_CASE("gemm: float through the build's host backend reaches BLAS accuracy", 
   INFO("host GEMM backend: " << gemm_host_backend());
   SUCCEED();
 }
+
+#if defined(IBQ_HAVE_DNNL)
+// oneDNN's fp32 matmul takes the thin products (linalg/sgemm_onednn.hpp): every transpose, padded leading
+// dimensions, alpha and beta (beta = 0 ignores NaN in C), against the definition in double.
+TEST_CASE("gemm: oneDNN's fp32 matmul matches the definition for every transpose, stride, alpha and beta",
+          "[linalg]") {
+  for (const index_t pad : {0, 3})
+    for (Trans ta : {Trans::N, Trans::T})
+      for (Trans tb : {Trans::N, Trans::T})
+        for (const double beta : {0.0, 1.0, 0.5}) {
+          const index_t m = 37, n = 29, k = 70;
+          const index_t lda = (ta == Trans::N ? k : m) + pad, ldb = (tb == Trans::N ? n : k) + pad, ldc = n + pad;
+          const index_t rows_a = ta == Trans::N ? m : k, rows_b = tb == Trans::N ? k : n;
+          const auto a = random_tensor<float>({rows_a * lda}, 8).to_host(), b = random_tensor<float>({rows_b * ldb}, 9).to_host();
+          auto c = random_tensor<float>({m * ldc}, 10).to_host();
+          if (beta == 0.0) std::fill(c.begin(), c.end(), std::nanf(""));
+          std::vector<double> ad(a.begin(), a.end()), bd(b.begin(), b.end()), want(c.begin(), c.end());
+          if (beta == 0.0) std::fill(want.begin(), want.end(), 0.0);
+          naive(ta, tb, m, n, k, 1.5, ad, lda, bd, ldb, beta, want, ldc);
+          const onednn::Sgemm& prim = onednn::cached_primitive<onednn::Sgemm>(
+              onednn::SgemmKey{m, n, k, lda, ldb, ldc, ta == Trans::T, tb == Trans::T, 1.5f, float(beta)});
+          INFO("trans_a " << (ta == Trans::T) << " trans_b " << (tb == Trans::T) << " pad " << pad << " beta " << beta);
+          if (pad == 0) REQUIRE(prim.usable());  // dense operands always get a brgemm kernel on x86-64
+          onednn::sgemm(ta, tb, m, n, k, 1.5f, a.data(), lda, b.data(), ldb, float(beta), c.data(), ldc);
+          for (index_t i = 0; i < m; ++i)
+            for (index_t j = 0; j < n; ++j) REQUIRE(c[i * ldc + j] == Approx(want[i * ldc + j]).margin(2e-5));
+        }
+}
+
+TEST_CASE("gemm: thin fp32 products go to oneDNN, wide and tiny ones to the BLAS", "[linalg]") {
+  using onednn::sgemm_rule;
+  CHECK(sgemm_rule(Trans::N, 4160, 384, 128));    // a width-128 transformer's linear
+  CHECK(sgemm_rule(Trans::N, 4096, 16384, 64));   // quantizer logits, D = 64
+  CHECK(sgemm_rule(Trans::T, 384, 128, 4160));    // a weight gradient at width 128
+  CHECK(sgemm_rule(Trans::N, 4160, 256, 704));    // width 256: an output 256 wide over a short sum
+  CHECK_FALSE(sgemm_rule(Trans::T, 704, 256, 4160));  // ... but not with a transposed A
+  CHECK_FALSE(sgemm_rule(Trans::N, 4096, 256, 16384));  // ... nor over a long sum
+  CHECK_FALSE(sgemm_rule(Trans::N, 2048, 2048, 2048));
+  CHECK_FALSE(sgemm_rule(Trans::N, 2056, 3072, 1024));
+  CHECK_FALSE(sgemm_rule(Trans::N, 64, 128, 10));  // below 2^20 multiply-adds
+  CHECK_FALSE(sgemm_rule(Trans::N, 4160, 0, 0));
+}
+#endif

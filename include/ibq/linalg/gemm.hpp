@@ -3,10 +3,12 @@
 //   ibq::gemm<Space>(Trans::N, Trans::T, m, n, k, 1.0f, A, k, B, k, 0.0f, C, n);     // raw pointers
 //   ibq::gemm_strided_batched<Space>(..., batch, strideA, strideB, strideC);         // attention
 //
-// Host spaces call CBLAS (OpenBLAS, built with IBQ_HAVE_CBLAS) or Eigen; CUDA calls cuBLAS. Operands are
+// Host spaces call CBLAS (OpenBLAS, built with IBQ_HAVE_CBLAS) or Eigen, and oneDNN's matmul for the thin
+// fp32 products it runs faster (linalg/sgemm_onednn.hpp); CUDA calls cuBLAS. Operands are
 // always contiguous row-major, the layout every vendor kernel accepts without a slow generic fallback.
 #pragma once
 
+#include <string>
 #include <type_traits>
 
 #include "ibq/core/config.hpp"
@@ -14,6 +16,7 @@
 #include "ibq/linalg/flop_counter.hpp"
 #include "ibq/linalg/gemm_cuda.hpp"
 #include "ibq/linalg/gemm_host.hpp"
+#include "ibq/linalg/sgemm_onednn.hpp"
 
 namespace ibq {
 
@@ -21,6 +24,34 @@ namespace ibq {
 inline double& gemm_batch_parallel_flops() {
   static double limit = 1e9;
   return limit;
+}
+
+// The host fp32 GEMM kernels of this process, for log and benchmark lines.
+inline std::string gemm_host_description() {
+  std::string s = gemm_host_backend();
+#if defined(IBQ_HAVE_DNNL)
+  switch (onednn::sgemm_choice()) {
+    case onednn::SgemmChoice::automatic: s += " + oneDNN matmul for thin fp32 products"; break;
+    case onednn::SgemmChoice::onednn: s += " + oneDNN matmul for every fp32 product (IBQ_SGEMM=onednn)"; break;
+    case onednn::SgemmChoice::openblas: s += " only (IBQ_SGEMM=openblas)"; break;
+  }
+#endif
+  return s;
+}
+
+// A host GEMM called from the top level (not from inside a parallel region, where the shared oneDNN stream
+// must not be used): thin fp32 products go to oneDNN, the rest to gemm_host.
+template <class T>
+void gemm_host_top(Trans ta, Trans tb, index_t m, index_t n, index_t k, T alpha, const T* a, index_t lda, const T* b,
+                   index_t ldb, T beta, T* c, index_t ldc) {
+#if defined(IBQ_HAVE_DNNL)
+  if constexpr (std::is_same_v<T, float>)
+    if (onednn::sgemm_prefers(ta, m, n, k)) {
+      onednn::sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+      return;
+    }
+#endif
+  gemm_host(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 template <class Space, class T>
@@ -36,7 +67,7 @@ void gemm(Trans ta, Trans tb, index_t m, index_t n, index_t k, T alpha, const T*
   } else
 #endif
   {
-    gemm_host(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    gemm_host_top(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   }
 }
 
@@ -69,7 +100,7 @@ void gemm_strided_batched(Trans ta, Trans tb, index_t m, index_t n, index_t k, T
       return;
     }
     for (index_t i = 0; i < batch; ++i)
-      gemm_host(ta, tb, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb, beta, c + i * stride_c, ldc);
+      gemm_host_top(ta, tb, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb, beta, c + i * stride_c, ldc);
   }
 }
 
