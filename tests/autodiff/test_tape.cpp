@@ -1,7 +1,11 @@
 // The tape itself: accumulation, no_grad, stop_gradient, version checks, error messages.
+#include <functional>
+
 #include "ibq/core/kokkos_compat.hpp"
 #include "test_util.hpp"
 #include "ibq/ops/binary.hpp"
+#include "ibq/ops/matmul.hpp"
+#include "ibq/ops/swiglu.hpp"
 #include "ibq/ops/unary.hpp"
 
 using namespace ibq;
@@ -88,4 +92,48 @@ TEST_CASE("grad_check: catches a wrong backward formula", "[autodiff]") {
                                    {random_tensor({5}, 3)});
   REQUIRE_FALSE(r.ok);
   REQUIRE_THAT(r.report, Catch::Contains("FAIL"));
+}
+
+// Products and SwiGLU store into a gradient buffer no op wrote yet instead of adding onto zeros
+// (Tape::grad_dest). An op whose two inputs are the same Var must then store once and add once: its
+// gradient equals the sum of the two gradients it gets with two distinct (equal-valued) inputs. Also in
+// float, where the products may run on oneDNN, and with a gradient that another op wrote first.
+template <class T>
+void check_same_input_twice() {
+  using Ten = Tensor<T, Space>;
+  const Ten a = random_tensor<T>({6, 6}, 21), w = random_tensor<T>({6, 6}, 22);
+  const Ten seed = random_tensor<T>({6, 6}, 23);
+  using Op = std::function<Var<T, Space>(const Var<T, Space>&, const Var<T, Space>&)>;
+  const std::vector<std::pair<const char*, Op>> ops{
+      {"matmul a b^T", [](auto& x, auto& y) { return matmul(x, y, false, true); }},
+      {"matmul a^T b", [](auto& x, auto& y) { return matmul(x, y, true, false); }},
+      {"linear", [](auto& x, auto& y) { return linear(x, y); }},
+      {"swiglu", [](auto& x, auto& y) { return swiglu(x, y); }}};
+  for (const auto& [name, op] : ops)
+    for (const bool written_first : {false, true}) {
+      INFO(name << (written_first ? ", after another op wrote the gradient" : ""));
+      auto run = [&](bool same) {
+        Tape<T, Space> tape;
+        auto x = tape.leaf(a, true);
+        auto y = same ? x : tape.leaf(a, true);
+        auto out = op(x, y);
+        if (written_first) out = out + x * tape.leaf(w);  // the multiply's backward writes x's gradient first
+        tape.backward(out, seed);
+        auto g = x.grad().to_host();
+        if (!same) {
+          const auto gy = y.grad().to_host();
+          for (std::size_t i = 0; i < g.size(); ++i) g[i] += gy[i];
+        }
+        return g;
+      };
+      const auto g_same = run(true), g_two = run(false);
+      for (std::size_t i = 0; i < g_two.size(); ++i)
+        REQUIRE(double(g_same[i]) == Approx(double(g_two[i])).epsilon(std::is_same_v<T, float> ? 1e-5 : 1e-12).margin(1e-6));
+    }
+}
+
+TEST_CASE("tape: an op with the same Var as both inputs stores its first gradient and adds the second",
+          "[autodiff]") {
+  check_same_input_twice<double>();
+  check_same_input_twice<float>();
 }

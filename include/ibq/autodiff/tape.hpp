@@ -15,6 +15,7 @@
 #include <functional>
 #include <initializer_list>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -24,6 +25,19 @@
 namespace ibq {
 
 namespace detail {
+// g = v (Store: a buffer from Tape::grad_dest that no op wrote yet) or g += v, chosen at compile time so
+// the kernel loop stays branch-free; with_store turns grad_dest's runtime flag into that choice.
+template <bool Store, class T>
+KOKKOS_INLINE_FUNCTION void grad_put(T& g, T v) {
+  if constexpr (Store) g = v;
+  else g += v;
+}
+template <class F>
+void with_store(bool store, F&& f) {
+  if (store) f(std::true_type{});
+  else f(std::false_type{});
+}
+
 // g += s. A free function: nvcc forbids device lambdas inside private member functions.
 template <class T, class Space>
 void accumulate(const Tensor<T, Space>& g, const Tensor<T, Space>& s) {
@@ -171,6 +185,25 @@ class Tape {
     if (!s.requires_grad) return tensor_type();
     if (!s.grad.defined()) s.grad = tensor_type(s.shape, "ibq::grad");
     return s.grad;
+  }
+
+  // The gradient buffer of slot `id` for an op about to write every element of it. On first use the buffer
+  // is allocated without zeroing and `overwrite` is true: the op stores its gradient (GEMM beta = 0) instead
+  // of adding onto zeros, which saves a zero-fill and a read of the whole buffer. Later it is the buffer
+  // other ops already wrote, and the op adds (beta = 1). An op that takes the same slot twice requests it
+  // twice, and writes in the order it requested: the first request stores, the second adds.
+  struct GradDest {
+    tensor_type grad;        // undefined: no gradient needed
+    bool overwrite = false;  // store rather than add
+    bool defined() const { return grad.defined(); }
+    T beta() const { return overwrite ? T(0) : T(1); }
+  };
+  GradDest grad_dest(int id) {
+    Slot& s = slots_[id];
+    if (!s.requires_grad) return {};
+    if (s.grad.defined()) return {s.grad, false};
+    s.grad = tensor_type::empty(s.shape, "ibq::grad");
+    return {s.grad, true};
   }
 
   // Makes g the gradient of slot `id` if it has none yet (true); otherwise the caller accumulates (false).

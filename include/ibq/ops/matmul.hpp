@@ -5,8 +5,9 @@
 //   auto y = linear(x, w, b);                                     // x [..., in], w [out, in], b [out]
 //
 // Transposes are GEMM flags, never copies. Every product, forward and backward, is one gemm or
-// gemm_strided_batched call on the operands as stored; backward passes beta = 1 so gradients accumulate
-// into the tape's pre-zeroed buffers. A 2-D b against a batched a is a shared weight: without trans_a the
+// gemm_strided_batched call on the operands as stored; backward stores into a gradient buffer no op wrote
+// yet (beta = 0, Tape::grad_dest) and accumulates into one that holds other ops' gradients (beta = 1).
+// A 2-D b against a batched a is a shared weight: without trans_a the
 // batch folds into M and it is a single GEMM. Under autocast (core/precision.hpp) the products, forward and
 // backward, read bf16 operands; the bias gradient (a column sum) stays fp32.
 #pragma once
@@ -70,36 +71,39 @@ Tensor<T, Space> matmul_forward(const Tensor<T, Space>& a, const Tensor<T, Space
   return c;
 }
 
-// ga += dC op(B)^T (as stored: transposed back when trans_a), gb += op(A)^T dC (likewise).
-// Either gradient may be undefined (not needed).
+// ga = beta_a ga + dC op(B)^T (as stored: transposed back when trans_a), gb = beta_b gb + op(A)^T dC
+// (likewise); beta 0 stores into an unzeroed buffer (Tape::grad_dest), 1 accumulates. ga is written before
+// gb. Either gradient may be undefined (not needed).
 template <class T, class Space>
 void matmul_backward(const Tensor<T, Space>& a, const Tensor<T, Space>& b, bool trans_a, bool trans_b,
                      const Tensor<T, Space>& gc, const Tensor<T, Space>& ga, const Tensor<T, Space>& gb,
-                     Precision p = Precision::fp32) {
+                     Precision p = Precision::fp32, T beta_a = T(1), T beta_b = T(1)) {
   const MatmulDims d = matmul_dims(a.shape(), b.shape(), trans_a, trans_b, "matmul");
   const index_t sc = d.m * d.n;
   const T one(1);
   if (ga.defined()) {
     if (!trans_a)  // dA [M,K] = dC [M,N] op(B)^T
       gemm_strided_batched_as<Space>(p, Trans::N, trans_b ? Trans::N : Trans::T, d.m, d.k, d.n, one, gc.data(), d.n, sc,
-                                  b.data(), d.ldb, d.stride_b, one, ga.data(), d.lda, d.stride_a, d.batch);
+                                  b.data(), d.ldb, d.stride_b, beta_a, ga.data(), d.lda, d.stride_a, d.batch);
     else  // A stored [K,M]: dA = op(B) dC^T
       gemm_strided_batched_as<Space>(p, trans_b ? Trans::T : Trans::N, Trans::T, d.k, d.m, d.n, one, b.data(), d.ldb,
-                                  d.stride_b, gc.data(), d.n, sc, one, ga.data(), d.lda, d.stride_a, d.batch);
+                                  d.stride_b, gc.data(), d.n, sc, beta_a, ga.data(), d.lda, d.stride_a, d.batch);
   }
   if (gb.defined()) {
     // A shared b sums its gradient over the batch: sequential GEMMs into one buffer (a batched call with a
     // zero output stride would race on the device).
     const index_t calls = d.loop_b ? d.batch : 1, batch = d.loop_b ? 1 : d.batch;
+    if (calls == 0 && beta_b == T(0)) gb.fill_(T(0));  // an empty batch: the gradient is zero, not unwritten
     for (index_t i = 0; i < calls; ++i) {
       const T* ai = a.data() + i * d.stride_a;
       const T* ci = gc.data() + i * sc;
+      const T beta = i == 0 ? beta_b : one;  // the first call stores or adds as asked, the rest add
       if (!trans_b)  // dB [K,N] = op(A)^T dC
         gemm_strided_batched_as<Space>(p, trans_a ? Trans::N : Trans::T, Trans::N, d.k, d.n, d.m, one, ai, d.lda,
-                                    d.stride_a, ci, d.n, sc, one, gb.data(), d.ldb, d.stride_b, batch);
+                                    d.stride_a, ci, d.n, sc, beta, gb.data(), d.ldb, d.stride_b, batch);
       else  // B stored [N,K]: dB = dC^T op(A)
         gemm_strided_batched_as<Space>(p, Trans::T, trans_a ? Trans::T : Trans::N, d.n, d.k, d.m, one, ci, d.n, sc, ai,
-                                    d.lda, d.stride_a, one, gb.data(), d.ldb, d.stride_b, batch);
+                                    d.lda, d.stride_a, beta, gb.data(), d.ldb, d.stride_b, batch);
     }
   }
 }
@@ -146,17 +150,18 @@ void column_sum_accumulate(const Tensor<T, Space>& gy, index_t rows, index_t col
   gemm<Space>(Trans::N, Trans::N, 1, cols, rows, T(1), ones.data(), rows, gy.data(), cols, T(1), g.data(), cols);
 }
 
-// gx += gy W, gw += gy^T x, gb += column sums of gy. Undefined gradients are skipped.
+// gx = beta_x gx + gy W, gw = beta_w gw + gy^T x (beta 0: store, Tape::grad_dest; gx first), gb += column
+// sums of gy. Undefined gradients are skipped.
 template <class T, class Space>
 void linear_backward(const Tensor<T, Space>& x, const Tensor<T, Space>& w, const Tensor<T, Space>& gy,
                      const Tensor<T, Space>& gx, const Tensor<T, Space>& gw, const Tensor<T, Space>& gb,
-                     Precision p = Precision::fp32) {
+                     Precision p = Precision::fp32, T beta_x = T(1), T beta_w = T(1)) {
   const index_t in = w.dim(1), out = w.dim(0), rows = x.size() / (in ? in : 1);
   const T one(1);
   if (gx.defined())
-    gemm_as<Space>(p, Trans::N, Trans::N, rows, in, out, one, gy.data(), out, w.data(), in, one, gx.data(), in);
+    gemm_as<Space>(p, Trans::N, Trans::N, rows, in, out, one, gy.data(), out, w.data(), in, beta_x, gx.data(), in);
   if (gw.defined())
-    gemm_as<Space>(p, Trans::T, Trans::N, out, in, rows, one, gy.data(), out, x.data(), in, one, gw.data(), in);
+    gemm_as<Space>(p, Trans::T, Trans::N, out, in, rows, one, gy.data(), out, x.data(), in, beta_w, gw.data(), in);
   if (gb.defined()) column_sum_accumulate(gy, rows, out, gb);
 }
 
@@ -169,8 +174,10 @@ Var<T, Space> matmul(const Var<T, Space>& a, const Var<T, Space>& b, bool trans_
   return tape.record("matmul", c, {a, b},
                      [ia = a.id(), ib = b.id(), sa = tape.save(a.value()), sb = tape.save(b.value()), trans_a,
                       trans_b, p](Tape<T, Space>& t, const Tensor<T, Space>& gc) {
-                       matmul_backward(sa.get("matmul"), sb.get("matmul"), trans_a, trans_b, gc, t.grad_for(ia),
-                                       t.grad_for(ib), p);
+                       const auto da = t.grad_dest(ia);  // requested in the order written: a, then b
+                       const auto db = t.grad_dest(ib);
+                       matmul_backward(sa.get("matmul"), sb.get("matmul"), trans_a, trans_b, gc, da.grad, db.grad, p,
+                                       da.beta(), db.beta());
                      });
 }
 
@@ -195,11 +202,14 @@ Var<float, Space> linear_bf16(const Var<float, Space>& x, const Var<float, Space
       "linear", y, inputs,
       [ix = x.id(), iw = w.id(), ib = b.defined() ? b.id() : -1, xb, wb, rows, in, out](
           Tape<float, Space>& t, const Tensor<float, Space>& gy) {
-        const auto gx = t.grad_for(ix), gw = t.grad_for(iw);
-        if (gx.defined() || gw.defined()) {
+        const auto dx = t.grad_dest(ix);  // requested in the order written: x, then W
+        const auto dw = t.grad_dest(iw);
+        if (dx.defined() || dw.defined()) {
           const auto gyb = Bf16Matrix<Space>::pack(gy.data(), Trans::N, rows, out, out);
-          if (gx.defined()) gemm_bf16<Space>(Trans::N, Trans::N, rows, in, out, 1.f, gyb, wb, 1.f, gx.data(), in, 0, 1);
-          if (gw.defined()) gemm_bf16<Space>(Trans::T, Trans::N, out, in, rows, 1.f, gyb, xb, 1.f, gw.data(), in, 0, 1);
+          if (dx.defined())
+            gemm_bf16<Space>(Trans::N, Trans::N, rows, in, out, 1.f, gyb, wb, dx.beta(), dx.grad.data(), in, 0, 1);
+          if (dw.defined())
+            gemm_bf16<Space>(Trans::T, Trans::N, out, in, rows, 1.f, gyb, xb, dw.beta(), dw.grad.data(), in, 0, 1);
         }
         if (ib >= 0) {
           const auto gb = t.grad_for(ib);
@@ -219,8 +229,10 @@ Var<T, Space> linear(const Var<T, Space>& x, const Var<T, Space>& w, const Var<T
   return tape.record("linear", y, {x, w, b},
                      [ix = x.id(), iw = w.id(), ib = b.id(), sx = tape.save(x.value()), sw = tape.save(w.value()), p](
                          Tape<T, Space>& t, const Tensor<T, Space>& gy) {
-                       linear_backward(sx.get("linear"), sw.get("linear"), gy, t.grad_for(ix), t.grad_for(iw),
-                                       t.grad_for(ib), p);
+                       const auto dx = t.grad_dest(ix);  // requested in the order written: x, then W
+                       const auto dw = t.grad_dest(iw);
+                       linear_backward(sx.get("linear"), sw.get("linear"), gy, dx.grad, dw.grad, t.grad_for(ib), p,
+                                       dx.beta(), dw.beta());
                      });
 }
 
@@ -234,8 +246,10 @@ Var<T, Space> linear(const Var<T, Space>& x, const Var<T, Space>& w) {
   return tape.record("linear", y, {x, w},
                      [ix = x.id(), iw = w.id(), sx = tape.save(x.value()), sw = tape.save(w.value()), p](
                          Tape<T, Space>& t, const Tensor<T, Space>& gy) {
-                       linear_backward(sx.get("linear"), sw.get("linear"), gy, t.grad_for(ix), t.grad_for(iw),
-                                       Tensor<T, Space>(), p);
+                       const auto dx = t.grad_dest(ix);  // requested in the order written: x, then W
+                       const auto dw = t.grad_dest(iw);
+                       linear_backward(sx.get("linear"), sw.get("linear"), gy, dx.grad, dw.grad, Tensor<T, Space>(), p,
+                                       dx.beta(), dw.beta());
                      });
 }
 

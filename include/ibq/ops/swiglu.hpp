@@ -27,30 +27,31 @@ Tensor<T, Space> swiglu_forward(const Tensor<T, Space>& a, const Tensor<T, Space
   return y;
 }
 
-// Accumulates into whichever of ga, gb is defined.
-template <class T, class Space>
+// Writes whichever of ga, gb is defined: stores (SA / SB: a buffer no op wrote yet, Tape::grad_dest) or adds.
+// One kernel per case: a store or a skip under a runtime flag would keep the loop (and its exponential) scalar.
+template <bool SA, bool SB, class T, class Space>
 void swiglu_backward(const Tensor<T, Space>& a, const Tensor<T, Space>& b, const Tensor<T, Space>& gy,
                      const Tensor<T, Space>& ga, const Tensor<T, Space>& gb) {
+  using detail::grad_put;
   auto av = a.view();
   auto bv = b.view();
   auto gyv = gy.view();
   auto gav = ga.view();
   auto gbv = gb.view();
-  // One kernel per case: a store under a runtime flag would keep the loop (and its exponential) scalar.
   if (ga.defined() && gb.defined()) {
     Kokkos::parallel_for("ibq::ops::swiglu_bwd", range<Space>(a.size()), KOKKOS_LAMBDA(index_t i) {
       const T x = av(i), s = fn::Sigmoid{}.f(x), g = gyv(i);
-      gav(i) += g * bv(i) * (s * (T(1) + x * (T(1) - s)));
-      gbv(i) += g * (x * s);
+      grad_put<SA>(gav(i), g * bv(i) * (s * (T(1) + x * (T(1) - s))));  // ga first: it may alias gb
+      grad_put<SB>(gbv(i), g * (x * s));
     });
   } else if (ga.defined()) {
     Kokkos::parallel_for("ibq::ops::swiglu_bwd_a", range<Space>(a.size()), KOKKOS_LAMBDA(index_t i) {
       const T x = av(i), s = fn::Sigmoid{}.f(x);
-      gav(i) += gyv(i) * bv(i) * (s * (T(1) + x * (T(1) - s)));
+      grad_put<SA>(gav(i), gyv(i) * bv(i) * (s * (T(1) + x * (T(1) - s))));
     });
   } else if (gb.defined()) {
     Kokkos::parallel_for("ibq::ops::swiglu_bwd_b", range<Space>(a.size()), KOKKOS_LAMBDA(index_t i) {
-      gbv(i) += gyv(i) * fn::Silu{}.f(av(i));
+      grad_put<SB>(gbv(i), gyv(i) * fn::Silu{}.f(av(i)));
     });
   }
 }
@@ -62,7 +63,14 @@ Var<T, Space> swiglu(const Var<T, Space>& a, const Var<T, Space>& b) {
   return tape.record("swiglu", y, {a, b},
                      [ia = a.id(), ib = b.id(), sa = tape.save(a.value()), sb = tape.save(b.value())](
                          Tape<T, Space>& t, const Tensor<T, Space>& gy) {
-                       swiglu_backward(sa.get("swiglu"), sb.get("swiglu"), gy, t.grad_for(ia), t.grad_for(ib));
+                       const auto da = t.grad_dest(ia);  // requested in the order written: a, then b
+                       const auto db = t.grad_dest(ib);
+                       detail::with_store(da.overwrite, [&](auto sa_) {
+                         detail::with_store(db.overwrite, [&](auto sb_) {
+                           swiglu_backward<decltype(sa_)::value, decltype(sb_)::value>(
+                               sa.get("swiglu"), sb.get("swiglu"), gy, da.grad, db.grad);
+                         });
+                       });
                      });
 }
 
