@@ -1,5 +1,7 @@
 // ibq-prepare-data: an image folder (one sub-folder per class, the ImageNet layout) -> HDF5 image shards of
-// square images (short side resized, centre crop), with the class names and the resolved configuration.
+// square images (short side resized, centre crop), or with data.keep_aspect of the short-side-resized images
+// themselves (the reference's SmallestMaxSize; the trainers cut a random crop of each every epoch), with the
+// class names and the resolved configuration.
 // Thin by design: options in, library calls, progress, files out. Unreadable images are skipped by name.
 #include <unistd.h>
 
@@ -52,6 +54,17 @@ int main(int argc, char** argv) {
                                 "square images with labels and a class-name table");
     opt.add<std::string>("input.dir", "", "image folder: one sub-folder per class, PNG/JPEG files inside")
         .add<int>("data.resolution", 256, "side of the square images: short side resized to it, then centre crop")
+        .add<bool>("data.keep_aspect", false,
+                   "keep each image's aspect ratio (short side = data.resolution) for random training crops, "
+                   "instead of storing the centre square")
+        .add<double>("data.max_aspect", 2.0,
+                     "data.keep_aspect: longer images keep the central data.max_aspect x data.resolution of their "
+                     "long side (the shards' pitch)")
+        .add<int>("data.patches", 0,
+                  "cut this many random data.resolution squares from each image instead of storing it (a set of "
+                  "patches of a few large photographs); 0: one image per file")
+        .add<int>("data.patch_from", 0, "data.patches: resize each image's short side to this first (0: as decoded)")
+        .add<unsigned long>("data.patch_seed", 1, "data.patches: seed of the patch positions")
         .add<int>("data.channels", 3, "3: RGB (grey images replicated); 1: grey (colour images to luma)")
         .add<bool>("data.antialias", true,
                    "widen the bilinear filter when downscaling (PIL); false: 2-tap bilinear (OpenCV INTER_LINEAR)")
@@ -64,6 +77,15 @@ int main(int argc, char** argv) {
     const std::string in_dir = args.get<std::string>("input.dir"), out = args.get<std::string>("output.path");
     ibq::SquareImageOptions square{args.get<int>("data.resolution"), args.get<int>("data.channels"),
                                    args.get<bool>("data.antialias")};
+    const double max_aspect = args.get<double>("data.max_aspect");
+    IBQ_CHECK(max_aspect >= 1 && max_aspect <= 16, "data.max_aspect must be in [1, 16], got " << max_aspect);
+    if (args.get<bool>("data.keep_aspect")) square.max_long = int(std::floor(max_aspect * square.resolution));
+    square.patches = args.get<int>("data.patches");
+    square.patch_from = args.get<int>("data.patch_from");
+    square.patch_seed = args.get<unsigned long>("data.patch_seed");
+    IBQ_CHECK(square.patches >= 0 && square.patches <= 1000000, "data.patches must be in 0..1000000, got " << square.patches);
+    IBQ_CHECK(square.patch_from >= 0, "data.patch_from must be >= 0, got " << square.patch_from);
+    IBQ_CHECK(!(square.patches > 0 && square.max_long > 0), "data.patches and data.keep_aspect exclude each other");
     const long shard_size = args.get<long>("output.shard_size");
     const bool sharded = shard_size > 0, overwrite = args.get<bool>("output.overwrite");
     IBQ_CHECK(!in_dir.empty(), "input.dir is required: pass --input.dir=DIR with DIR/<class>/<image>.jpg");
@@ -95,7 +117,7 @@ int main(int argc, char** argv) {
     const int threads = default_threads(args.get<int>("runtime.threads"));
     const std::size_t total = folder.images.size(), batch = 256;
     ibq::ImageSet set;
-    set.channels = square.channels, set.height = set.width = square.resolution;
+    set.channels = square.channels, set.height = set.width = square.pitch();
     const std::size_t per_file = sharded ? std::min(total, std::size_t(shard_size)) : total;
     const double gib = double(per_file) * double(set.image_size()) / double(1 << 30);
     if (gib > 4)
@@ -111,6 +133,7 @@ int main(int argc, char** argv) {
       set.count = 0;
       set.pixels.clear();
       set.labels.clear();
+      set.extents.clear();
     };
 
     ibq::cli::Progress bar("images", long(total));
@@ -123,9 +146,14 @@ int main(int argc, char** argv) {
           ++skipped;
           continue;
         }
-        ibq::append_hwc_image(set, results[i].pixels, folder.images[first + i].label);
-        ++written;
-        if (sharded && set.count == shard_size) flush();
+        const auto& r = results[i];
+        const std::size_t patch = r.pixels.size() / std::size_t(r.patches);
+        for (int k = 0; k < r.patches; ++k) {
+          ibq::append_hwc_image(set, std::vector<std::uint8_t>(r.pixels.begin() + k * patch, r.pixels.begin() + (k + 1) * patch),
+                                folder.images[first + i].label, r.height, r.width);
+          ++written;
+          if (sharded && set.count == shard_size) flush();
+        }
       }
       bar.update(long(first + n), std::to_string(written) + " written, " + std::to_string(skipped) + " skipped");
     }
@@ -146,7 +174,11 @@ int main(int argc, char** argv) {
     }
 
     std::cout << written << " images written, " << skipped << " skipped; " << folder.classes.size() << " classes, "
-              << square.resolution << "x" << square.resolution << "x" << square.channels << ", "
+              << (square.max_long > square.resolution
+                      ? "short side " + std::to_string(square.resolution) + " (long side <= " +
+                            std::to_string(square.max_long) + ")"
+                      : std::to_string(square.resolution) + "x" + std::to_string(square.resolution))
+              << "x" << square.channels << ", "
               << written_files.size() << " file" << (written_files.size() == 1 ? "" : "s") << ": "
               << written_files.front() << (written_files.size() > 1 ? " ... " + written_files.back() : "") << "\n";
     return 0;

@@ -9,6 +9,9 @@
 // (ibq/io/token_dataset.hpp). Under mpirun each rank encodes its block of every round of batches and
 // rank 0 gathers and writes them. Files are written to a temporary name and renamed when complete;
 // output.append=true adds the images to an existing dataset of the same tokenizer (copied, then renamed).
+// With data.crops = V it also encodes V random crops of every image (crop j of image i is the training
+// crop of "epoch" j under data.crop_seed), into crop_tokens [N, V, h, w]: ibq-train-ar draws one of them per
+// image and epoch, as the reference encodes a new random crop of each image every epoch.
 #include <filesystem>
 #include <iomanip>
 #include <sstream>
@@ -39,6 +42,9 @@ int main(int argc, char** argv) {
         .add<std::string>("input.weights", "ema", "ema (the reference's evaluation weights) or params")
         .add<std::string>("data.split", "train", "train or test")
         .add<long>("data.limit", 0, "encode only the first N images (0: the whole split)")
+        .add<long>("data.crops", 0, "random crops encoded per image besides the centre crop, for ibq-train-ar "
+                                    "(0: the centre crop only)")
+        .add<unsigned long>("data.crop_seed", 1, "seed of the random crops")
         .add<long>("eval.batch_size", 100, "images per forward pass, per rank")
         .add<std::string>("output.path", "", "token dataset file (.h5)")
         .add<long>("output.shard_size", 0, "images per file: <path stem>-00000.h5, -00001.h5, ... (0: one file)")
@@ -57,6 +63,8 @@ int main(int argc, char** argv) {
     IBQ_CHECK(!out_path.empty(), "output.path is required (the token dataset to write, e.g. tokens-train.h5)");
     IBQ_CHECK(split == "test" || split == "train", "data.split must be test or train, got '" << split << "'");
     IBQ_CHECK(batch > 0 && shard_size >= 0, "eval.batch_size must be positive and output.shard_size >= 0");
+    const long crops = args.get<long>("data.crops");
+    IBQ_CHECK(crops >= 0 && crops <= 1024, "data.crops must be in 0..1024, got " << crops);
     IBQ_CHECK(!(append && shard_size > 0), "output.append and output.shard_size exclude each other: write new shards "
                                            "with another output.path instead");
     if (append)
@@ -78,6 +86,9 @@ int main(int argc, char** argv) {
     const auto source = ibq::cli::load_tokenizer_images(loaded.stored, split);
     source->truncate(args.get<long>("data.limit"));
     const ibq::ImageSource& set = *source;
+    const ibq::CropPolicy random_crop{ibq::CropMode::random, false, args.get<unsigned long>("data.crop_seed")};
+    const auto cropped = crops > 0 ? ibq::cli::load_tokenizer_images(loaded.stored, split, &random_crop) : nullptr;
+    if (cropped) cropped->truncate(args.get<long>("data.limit"));
     std::vector<ibq::index_t> order(set.count);
     for (ibq::index_t i = 0; i < set.count; ++i) order[i] = i;
 
@@ -88,6 +99,8 @@ int main(int argc, char** argv) {
     info.tokenizer_sha256 = comm.root() ? ibq::sha256_file(ckpt) : "";
     info.source = loaded.stored.get<std::string>("data.source") + " " + split + " (" + std::to_string(set.count) + " images)";
     info.config = ibq::h5::File(ckpt, ibq::h5::File::Mode::read).attr_string("/", "config");
+    info.crops = crops;
+    info.crop_seed = crops > 0 ? random_crop.seed : 0;  // a seed without crops would refuse appends
     const ibq::index_t per = info.grid_h * info.grid_w;
 
     std::unique_ptr<ibq::TokenWriter> writer;
@@ -103,17 +116,27 @@ int main(int argc, char** argv) {
 
     // Round k: rank r encodes images [k R B + r B, k R B + (r + 1) B); rank 0 gathers them in rank order.
     const ibq::index_t round = ibq::index_t(comm.size()) * batch;
+    if (comm.root() && crops > 0)
+      std::cerr << prog << ": " << crops << " random crops per image (seed " << random_crop.seed << ") besides the centre crop, "
+                << ibq::cli::describe_crops(*cropped) << "\n";
     ibq::cli::Progress bar("tokenize", set.count, 10.0, !comm.root());
     for (ibq::index_t start = 0; start < set.count; start += round) {
       const ibq::index_t first = std::min(set.count, start + comm.rank() * batch);
       const ibq::index_t n = std::min<ibq::index_t>(batch, set.count - first);
-      std::vector<std::int32_t> tokens, labels;
+      std::vector<std::int32_t> tokens, labels, crop_tokens;  // crop_tokens: [n, crops, h, w]
       if (n > 0) {
         tokens = loaded.model->encode(set.batch<float>(order, first, n)).to_host();
         labels = set.batch_labels<ibq::HostSpace>(order, first, n).to_host();
+        crop_tokens.resize(std::size_t(n * crops * per));
+        for (long j = 0; j < crops; ++j) {
+          const auto t = loaded.model->encode(cropped->batch<float>(order, first, n, std::uint64_t(j))).to_host();
+          for (ibq::index_t i = 0; i < n; ++i)
+            std::copy_n(t.begin() + i * per, per, crop_tokens.begin() + (i * crops + j) * per);
+        }
       }
       tokens = comm.gather_to_root(tokens);
       labels = comm.gather_to_root(labels);
+      crop_tokens = comm.gather_to_root(crop_tokens);
       if (comm.root()) {
         for (std::size_t done = 0; done < labels.size();) {  // split across shard boundaries
           if (shard_size > 0 && writer->count() == shard_size) {
@@ -122,7 +145,8 @@ int main(int argc, char** argv) {
           }
           const std::size_t room = shard_size > 0 ? std::size_t(shard_size - writer->count()) : labels.size();
           const std::size_t take = std::min(room, labels.size() - done);
-          writer->add(tokens.data() + done * std::size_t(per), labels.data() + done, ibq::index_t(take));
+          writer->add(tokens.data() + done * std::size_t(per), labels.data() + done, ibq::index_t(take),
+                      crops > 0 ? crop_tokens.data() + done * std::size_t(per * crops) : nullptr);
           done += take;
         }
       }

@@ -7,6 +7,11 @@
 // train.time_limit end a run early with a checkpoint. Under mpirun/srun each rank trains on its share of
 // every global batch (train.batch_size per rank); rank 0 logs and writes. SIGUSR1, SIGTERM or SIGINT stops
 // every rank after the current step with a checkpoint and exit status 3 (resumable).
+//
+// Tokens: the file's random crops when ibq-tokenize stored some (--data.crops V; one drawn per image and
+// epoch), else its centre crops; or with data.encode_on_the_fly = true a new random crop of every image
+// encoded each step by the tokenizer checkpoint data.tokenizer, as the reference (an encoder pass per
+// step: the natural choice on a GPU).
 #include <filesystem>
 #include <iomanip>
 #include <sstream>
@@ -17,6 +22,7 @@
 #include "common/train_loop.hpp"
 #include "common/runtime.hpp"
 #include "common/stop_signal.hpp"
+#include "common/tokenizer_options.hpp"
 #include "ibq/io/shard_names.hpp"
 #include "ibq/train/ar.hpp"
 
@@ -40,7 +46,14 @@ int main(int argc, char** argv) {
   const std::string prog = "ibq-train-ar";
   return ibq::cli::run_main(prog, [&] {
     ibq::cli::Options opt(prog, "trains the class-conditional AR transformer (docs/math.md) on HDF5 tokens");
-    opt.add<std::string>("data.tokens", "runs/tokens/train.h5", "token dataset from ibq-tokenize (a file or a shard stem)");
+    opt.add<std::string>("data.tokens", "runs/tokens/train.h5", "token dataset from ibq-tokenize (a file or a shard stem)")
+        .add<std::string>("data.crop", "random",
+                          "random: one of the file's random crops per image and epoch (ibq-tokenize --data.crops), or "
+                          "with encode_on_the_fly a new random crop; center: the centre crops")
+        .add<bool>("data.encode_on_the_fly", false,
+                   "encode the images every step with data.tokenizer (the reference) instead of reading data.tokens")
+        .add<std::string>("data.tokenizer", "", "encode_on_the_fly: the tokenizer checkpoint (EMA weights); its "
+                                                "stored data options give the images");
     ibq::cli::add_ar_model_options(opt);
     opt.add<long>("train.batch_size", 24, "sequences per step and rank (the reference: 24 x 32 ranks for B)")
         .add<double>("train.epochs", 300, "length in epochs (used when train.steps = 0)")
@@ -103,11 +116,29 @@ int main(int argc, char** argv) {
     std::cerr << prog << ": " << ibq::cli::Runtime::describe() << "; " << ibq::cli::Runtime::describe(tc.precision)
               << "\n";
 
-    const ibq::TokenDataset data(token_files(args.get<std::string>("data.tokens")));
+    const auto crop_mode = ibq::parse_crop_mode(args.get<std::string>("data.crop"), "data.crop");
+    std::shared_ptr<const ibq::ArTokenSource> tokens;
+    std::string tokenizer_path;
+    std::unique_ptr<ibq::cli::CheckpointTokenizer> encoder;  // encode_on_the_fly only
+    std::unique_ptr<ibq::ImageSource> images;
+    if (args.get<bool>("data.encode_on_the_fly")) {
+      tokenizer_path = args.get<std::string>("data.tokenizer");
+      IBQ_CHECK(!tokenizer_path.empty(), "data.encode_on_the_fly needs data.tokenizer: a tokenizer checkpoint "
+                                         "(ibq-train-tokenizer's ckpt-*.h5)");
+      encoder = std::make_unique<ibq::cli::CheckpointTokenizer>(
+          ibq::cli::load_checkpoint_tokenizer(prog, tokenizer_path, "ema"));
+      const ibq::CropPolicy crop{crop_mode, false, tc.seed};
+      images = ibq::cli::load_tokenizer_images(encoder->stored, "train", &crop);
+      tokens = std::make_shared<ibq::EncodedCrops>(*encoder->model, *images);
+    } else {
+      const ibq::TokenDataset data(token_files(args.get<std::string>("data.tokens")));
+      tokenizer_path = data.info().tokenizer_checkpoint;
+      tokens = std::make_shared<ibq::StoredTokens>(data, crop_mode == ibq::CropMode::random, tc.seed);
+    }
     ibq::ArTransformer<float> model(mc, tc.seed);
-    ibq::ArTrainer<float> trainer(model, data, tc, comm);
-    std::cerr << prog << ": " << data.count() << " token grids " << mc.grid << "x" << mc.grid << " (K = " << mc.vocab_size
-              << ", tokenizer " << data.info().tokenizer_checkpoint << "), " << model.store().num_params()
+    ibq::ArTrainer<float> trainer(model, tokens, tc, comm);
+    std::cerr << prog << ": " << tokens->count() << " token grids " << mc.grid << "x" << mc.grid << " (K = " << mc.vocab_size
+              << ", tokenizer " << tokenizer_path << "; " << tokens->describe() << "), " << model.store().num_params()
               << " parameters (" << mc.n_layer << " layers, dim " << mc.dim << ", " << mc.n_head << " heads), "
               << trainer.total_steps() << " steps of " << tc.batch_size
               << (comm.distributed() ? " per rank x " + std::to_string(comm.size()) + " ranks" : std::string()) << " ("
@@ -127,11 +158,11 @@ int main(int argc, char** argv) {
     };
     const long total = trainer.total_steps();
     ibq::cli::TrainLoop loop(trainer.step_count(), total, args, comm, stop_signals);
-    double loss_sum = 0, norm_sum = 0, compute_s = 0, comm_s = 0, seqs = 0;
+    double loss_sum = 0, norm_sum = 0, compute_s = 0, comm_s = 0, data_s = 0, seqs = 0;
     long in_window = 0;
     while (trainer.step_count() < loop.end()) {
       const auto st = trainer.step();
-      loss_sum += st.loss, norm_sum += st.grad_norm, compute_s += st.compute_s, comm_s += st.comm_s;
+      loss_sum += st.loss, norm_sum += st.grad_norm, compute_s += st.compute_s, comm_s += st.comm_s, data_s += st.data_s;
       seqs += double(st.images);
       ++in_window;
       std::ostringstream status;
@@ -142,15 +173,16 @@ int main(int argc, char** argv) {
         std::cout << std::setprecision(5) << "step " << st.step << "/" << total << " epoch " << std::setprecision(3)
                   << double(st.step) / double(trainer.steps_per_epoch()) << std::setprecision(5) << " loss "
                   << loss_sum / n << " grad_norm " << norm_sum / n << " lr " << st.lr << " wd " << st.weight_decay
-                  << " seq_per_s " << std::setprecision(4) << seqs / (compute_s + comm_s);
-        if (comm.distributed()) std::cout << " compute_ms " << 1e3 * compute_s / n << " comm_ms " << 1e3 * comm_s / n;
+                  << " seq_per_s " << std::setprecision(4) << seqs / (compute_s + comm_s + data_s) << " data_ms "
+                  << 1e3 * data_s / n << " compute_ms " << 1e3 * compute_s / n;
+        if (comm.distributed()) std::cout << " comm_ms " << 1e3 * comm_s / n;
         std::cout << " elapsed_s " << std::fixed << std::setprecision(1) << loop.bar().elapsed() << std::defaultfloat
                   << std::endl;
         trainer.record("step", double(st.step));
         trainer.record("loss", loss_sum / n);
         trainer.record("grad_norm", norm_sum / n);
         trainer.record("lr", st.lr);
-        loss_sum = norm_sum = compute_s = comm_s = seqs = 0;
+        loss_sum = norm_sum = compute_s = comm_s = data_s = seqs = 0;
         in_window = 0;
       }
       if (!loop.keep_going(st.step, save)) break;

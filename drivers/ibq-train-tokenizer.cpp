@@ -38,7 +38,9 @@ int main(int argc, char** argv) {
         .add<double>("loss.entropy_loss_weight", 0.05, "IBQ: weight of the entropy loss")
         .add<double>("loss.perceptual_weight", 1.0, "weight of LPIPS(x, x_hat) (the reference: 1.0; 0: no LPIPS)")
         .add<std::string>("loss.lpips_weights", "", "HDF5 file of LPIPS VGG16 weights (make it with hpc/make_lpips_weights.py)")
-        .add<bool>("loss.lpips_dropout", true, "dropout before the LPIPS heads while training (the reference's behaviour)")
+        .add<bool>("loss.lpips_dropout", false,
+                   "dropout before the LPIPS heads while training (the reference: off, LPIPS().eval() under "
+                   "Lightning 2.2; true: as under Lightning 2.1)")
         .add<double>("loss.gen_loss_weight", 0.1, "weight of the generator's GAN loss (0: no GAN, no discriminator)")
         .add<std::string>("loss.disc_loss", "hinge", "discriminator loss: hinge (the reference) or vanilla")
         .add<double>("loss.disc_factor", 1.0, "factor of both adversarial terms once disc_start is reached")
@@ -114,6 +116,7 @@ int main(int argc, char** argv) {
     tc.gan.joint_disc_call = args.get<bool>("disc.joint_call");
     tc.gan.disc_lr = args.get<double>("train.disc_lr");
     tc.seed = args.get<unsigned long>("train.seed");
+    tc.read_ahead = args.get<bool>("data.read_ahead");
     tc.precision = ibq::parse_precision(args.get<std::string>("train.precision"));
     tc.sync_entropy = args.get<bool>("dist.sync_entropy");
     const long log_every = std::max(1L, args.get<long>("log.every"));
@@ -132,7 +135,8 @@ int main(int argc, char** argv) {
     const std::string& resume_from = run.resume_from;
     std::cerr << prog << ": " << ibq::cli::Runtime::describe() << "; " << ibq::cli::Runtime::describe(tc.precision)
               << "\n";
-    const auto train_source = ibq::cli::load_tokenizer_images(args, "train");
+    const auto crop = ibq::cli::training_crop(args, tc.seed);
+    const auto train_source = ibq::cli::load_tokenizer_images(args, "train", &crop);
     const ibq::ImageSource& train_set = *train_source;
     ibq::Tokenizer<float> model(model_cfg, tc.seed);
     long params = 0;
@@ -143,7 +147,7 @@ int main(int argc, char** argv) {
     if (tc.steps == 0) tc.steps = long(std::ceil(args.get<double>("train.epochs") * double(per_epoch)));
     ibq::TokenizerTrainer<float> trainer(model, train_set, tc, comm);
     std::cerr << prog << ": " << train_set.count << " training images " << train_set.channels << "x" << train_set.height
-              << "x" << train_set.width << ", " << params << " parameters, K = " << model_cfg.codebook_size << ", "
+              << "x" << train_set.width << " (" << ibq::cli::describe_crops(train_set) << "), " << params << " parameters, K = " << model_cfg.codebook_size << ", "
               << tc.steps << " steps of " << tc.batch_size << (comm.distributed() ? " per rank x " + std::to_string(comm.size()) + " ranks" : std::string())
               << " (" << per_epoch << " per epoch)\n";
     if (const auto* d = trainer.discriminator())
@@ -177,12 +181,13 @@ int main(int argc, char** argv) {
     // Shown: the first six always, LPIPS with perceptual_weight > 0, the adversarial ones with the GAN.
     auto shown = [&](std::size_t i) { return i < 6 || (i == 6 && tc.perceptual_weight > 0) || (i > 6 && tc.gan.enabled()); };
     std::vector<double> sums(names.size(), 0.0);
-    double compute_s = 0, comm_s = 0, images = 0;
+    double compute_s = 0, comm_s = 0, data_s = 0, images = 0;
     long in_window = 0;
     while (trainer.step_count() < loop.end()) {
       const auto st = trainer.step();
       compute_s += st.compute_s;
       comm_s += st.comm_s;
+      data_s += st.data_s;
       images += double(st.images);
       if (comm.root()) usage.update(st.indices);
       const double v[] = {st.loss, st.l1, st.quant_loss, st.sample_entropy, st.batch_entropy, usage.batch_usage(),
@@ -202,12 +207,13 @@ int main(int argc, char** argv) {
                   << usage.perplexity();
         for (std::size_t i = 6; i < names.size(); ++i)
           if (shown(i)) std::cout << " " << labels[i] << " " << sums[i] / n;
-        std::cout << " lr " << st.lr << " img_per_s " << std::setprecision(4) << images / (compute_s + comm_s);
-        if (comm.distributed())  // rank 0's wall time per step, split into local work and MPI collectives
-          std::cout << " compute_ms " << 1e3 * compute_s / n << " comm_ms " << 1e3 * comm_s / n;
+        std::cout << " lr " << st.lr << " img_per_s " << std::setprecision(4) << images / (compute_s + comm_s + data_s);
+        // Rank 0's wall time per step: waiting for images, local work, and (with ranks) MPI collectives.
+        std::cout << " data_ms " << 1e3 * data_s / n << " compute_ms " << 1e3 * compute_s / n;
+        if (comm.distributed()) std::cout << " comm_ms " << 1e3 * comm_s / n;
         std::cout << " elapsed_s " << std::fixed << std::setprecision(1) << loop.bar().elapsed() << std::defaultfloat
                   << std::endl;
-        compute_s = comm_s = images = 0;
+        compute_s = comm_s = data_s = images = 0;
         trainer.record("step", double(st.step));
         for (std::size_t i = 0; i < names.size(); ++i)
           if (shown(i)) trainer.record(names[i], sums[i] / n);

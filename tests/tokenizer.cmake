@@ -78,6 +78,13 @@ if(TARGET ibq-tokenize AND TARGET ibq-train-ar AND TARGET ibq-sample)
   set_tests_properties("drivers: ibq-train-ar resumes exactly, trains on 2 ranks, and ibq-sample reproduces its images"
     PROPERTIES LABELS "integration;mpi" TIMEOUT 900)
 endif()
+if(TARGET ibq-tokenize AND TARGET ibq-train-ar)
+  add_test(NAME "drivers: ibq-train-ar on stored random crops and on crops encoded on the fly; centre crops equal today's"
+           COMMAND bash ${_run}/ar_crops.sh ${_tok} $<TARGET_FILE:ibq-tokenize> $<TARGET_FILE:ibq-train-ar>
+                   ${_scratch}/ar-crops ${CMAKE_SOURCE_DIR})
+  set_tests_properties("drivers: ibq-train-ar on stored random crops and on crops encoded on the fly; centre crops equal today's"
+    PROPERTIES LABELS integration TIMEOUT 600)
+endif()
 # The issue's acceptance target for the AR stage, with the shipped config: guided samples are assigned their
 # requested class by the order-1 classifier at least 80% of the time. It reuses the quick-start test's
 # tokenizer and the classifier accuracy test's model (ctest fixtures: selecting this test runs them first).

@@ -10,7 +10,7 @@
 namespace ibq::cli {
 
 inline void add_ar_model_options(Options& opt) {
-  opt.add<std::string>("model.preset", "fmnist-s", "B, L, XL, XXL (ImageNet, K = 16384) or fmnist-s/m/l (8x8, K = 1024)")
+  opt.add<std::string>("model.preset", "B", "B (the reference's default), L, XL, XXL (ImageNet, K = 16384) or fmnist-s/m/l (8x8, K = 1024)")
       .add<long>("model.layers", 0, "blocks (0: the preset's)")
       .add<long>("model.dim", 0, "width C (0: the preset's)")
       .add<long>("model.heads", 0, "attention heads (0: the preset's; head dim = dim / heads)")

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "ibq/data/crop.hpp"
 #include "ibq/data/image_set.hpp"
 #include "ibq/io/checkpoint.hpp"
 #include "ibq/io/image_shard.hpp"
@@ -54,6 +55,11 @@ inline void add_data_options(Options& opt) {
                                         "of reading each batch from the files")
       .add<long>("data.pad_to", 32, "fashion-mnist: zero-pad the 28x28 images to this size (0: keep 28)")
       .add<long>("data.channels", 1, "fashion-mnist: 1, or 3 to replicate the gray channel")
+      .add<std::string>("data.crop", "random",
+                        "training crops of model.resolution: random (a new one per image and epoch, as the "
+                        "reference) or center; test images always take the centre crop")
+      .add<bool>("data.flip", false, "random crops: mirror left-right with probability 1/2 (the reference does not)")
+      .add<bool>("data.read_ahead", true, "read the next step's images on a background thread while a step runs")
       .add<long>("data.train_limit", 0, "use only the first N training images (0: all)")
       .add<long>("data.test_limit", 0, "use only the first N test images (0: all)");
 }
@@ -147,12 +153,42 @@ inline std::unique_ptr<ImageSource> open_shard_images(const std::string& list, c
   std::vector<index_t> rows(std::size_t(mem->count));
   for (index_t i = 0; i < mem->count; ++i) rows[std::size_t(i)] = i;
   streamed->gather(rows.data(), mem->count, mem->pixels.data(), mem->labels.data());
+  for (index_t i = 0; i < mem->count && streamed->ragged(); ++i) {
+    const auto [h, w] = streamed->extent(i);
+    mem->extents.push_back(std::int32_t(h));
+    mem->extents.push_back(std::int32_t(w));
+  }
   return mem;
 }
 
+// How training images are cropped to the model's resolution (data.crop, data.flip; keyed by train.seed).
+inline CropPolicy training_crop(const Args& a, std::uint64_t seed) {
+  return {parse_crop_mode(a.get<std::string>("data.crop"), "data.crop"), a.get<bool>("data.flip"), seed};
+}
+
+// `set` cropped to the model's input (model.resolution): by `crop` (training), else the centre crop.
+inline std::unique_ptr<ImageSource> crop_to_model(const Args& a, std::unique_ptr<ImageSource> set,
+                                                  const CropPolicy* crop) {
+  const index_t r = a.get<long>("model.resolution");
+  return crop_images(std::move(set), r, r, crop ? *crop : CropPolicy{});
+}
+
+// "random 256x256 crops of 256x341 images" or "whole images": what a run trains on, for its start-up line.
+inline std::string describe_crops(const ImageSource& set) {
+  const auto* c = dynamic_cast<const CroppedImages*>(&set);
+  if (!c) return "whole images";
+  std::ostringstream os;
+  os << crop_mode_name(c->policy().mode) << " crops of " << c->stored().height << "x" << c->stored().width
+     << (c->stored().ragged() ? " (or smaller, aspect kept)" : "") << " images"
+     << (c->policy().flip && c->policy().mode == CropMode::random ? ", mirrored half the time" : "");
+  return os.str();
+}
+
 // The training or test split in [-1, 1], shaped as the model expects: in memory (Fashion-MNIST, or shards
-// with data.preload) or read from the shards a batch at a time.
-inline std::unique_ptr<ImageSource> load_tokenizer_images(const Args& a, const std::string& split) {
+// with data.preload) or read from the shards a batch at a time, cropped by `crop` (training) or at the
+// centre.
+inline std::unique_ptr<ImageSource> load_tokenizer_images(const Args& a, const std::string& split,
+                                                          const CropPolicy* crop = nullptr) {
   const std::string source = a.get<std::string>("data.source");
   std::unique_ptr<ImageSource> set;
   if (source == "fashion-mnist") {
@@ -170,7 +206,7 @@ inline std::unique_ptr<ImageSource> load_tokenizer_images(const Args& a, const s
   }
   scale_to_unit_range(*set);
   set->truncate(a.get<long>(split == "train" ? "data.train_limit" : "data.test_limit"));
-  return set;
+  return crop_to_model(a, std::move(set), crop);
 }
 
 // The images a tokenizer is evaluated on: `images` (shards, the data.images option of ibq-reconstruct and
@@ -190,7 +226,7 @@ inline std::unique_ptr<ImageSource> evaluation_images(const Args& stored, const 
   auto set = open_shard_images(images, "data.images", false);
   scale_to_unit_range(*set);
   set->truncate(limit);
-  return set;
+  return crop_to_model(stored, std::move(set), nullptr);
 }
 
 // A tokenizer rebuilt from a checkpoint: the model and data options from the configuration stored in it

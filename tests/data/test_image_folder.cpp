@@ -91,7 +91,7 @@ TEST_CASE("image_folder: append_hwc_image stores channels-first", "[data]") {
   REQUIRE(set.count == 2);
   REQUIRE(set.pixels == std::vector<std::uint8_t>{1, 4, 2, 5, 3, 6, 9, 8, 9, 8, 9, 8});
   REQUIRE(set.labels == std::vector<std::int32_t>{7, 1});
-  REQUIRE_THROWS_WITH(append_hwc_image(set, {1, 2, 3}, 0), Catch::Contains("3 bytes for a set of 1x2x3"));
+  REQUIRE_THROWS_WITH(append_hwc_image(set, {1, 2, 3}, 0), Catch::Contains("3 bytes for a 1x2 image in a set of 1x2x3 images"));
 }
 
 TEST_CASE("shard_names: OUT.h5 -> OUT-00000.h5, and list_shards finds exactly those", "[data][io]") {

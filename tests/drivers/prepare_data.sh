@@ -71,6 +71,32 @@ run 0 --input.dir "$dir/in" --output.path "$dir/shards/part.h5" --output.shard_s
 has stderr "removed stale shard '$dir/shards/part-00001.h5'"
 [ "$(ls "$dir/shards")" = "part-00000.h5" ] || fail "stale shards left: $(ls "$dir/shards")"
 
+# --- images kept at their aspect ratio (data.keep_aspect): short side 16, long side up to 2 x 16, top-left in
+# a 32x32 pitch, with each image's size in `extents` (40x60 -> 16x24, 80x50 -> 26x16, 33x77 -> 16x37 cut
+# to 32, 120x90 -> 21x16, 64x64 -> 16x16, 20x200 -> 16x160 cut to 32).
+run 0 --input.dir "$dir/in" --output.path "$dir/aspect.h5" --data.resolution 16 --data.keep_aspect=true
+has stdout "6 images written, 2 skipped; 3 classes, short side 16 (long side <= 32)x3, 1 file"
+h5ls "$dir/aspect.h5" | grep -q "^images *Dataset {6, 32, 32, 3}" || fail "aspect pitch: $(h5ls "$dir/aspect.h5")"
+[ "$(h5dump -d extents "$dir/aspect.h5" | sed -n 's/^ *([0-9,]*): //p' | tr -d ',\n ')" = "162426161632211616161632" ] ||
+  fail "extents: $(h5dump -d extents "$dir/aspect.h5")"
+# Outside its extent an image is zero: the 16x24 grey one at row 0, column 24; inside it is its colour.
+[ "$(h5dump -d images -s 0,0,24,0 -c 1,1,1,1 "$dir/aspect.h5" | sed -n 's/^ *([0-9,]*): //p')" = "0" ] ||
+  fail "pitch padding is not zero"
+[ "$(h5dump -d images -s 0,15,23,0 -c 1,1,1,1 "$dir/aspect.h5" | sed -n 's/^ *([0-9,]*): //p')" = "50" ] ||
+  fail "the 16x24 image does not fill its extent"
+run 1 --input.dir "$dir/in" --output.path "$dir/aspect2.h5" --data.keep_aspect=true --data.max_aspect 0.5
+has stderr "data.max_aspect must be in [1, 16], got 0.5"
+# Patches: 3 random 16x16 squares of every image after its short side went to 24; each keeps its label.
+run 0 --input.dir "$dir/in" --output.path "$dir/patches.h5" --data.resolution 16 --data.patches 3 --data.patch_from 24
+has stdout "18 images written, 2 skipped"
+h5ls "$dir/patches.h5" | grep -q "^images *Dataset {18, 16, 16, 3}" || fail "patch shape: $(h5ls "$dir/patches.h5")"
+h5dump -d labels "$dir/patches.h5" | grep -q "(0): 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2" ||
+  fail "patch labels: $(h5dump -d labels "$dir/patches.h5")"
+# Images smaller than a patch are skipped by name (120x90 and 64x64 have room for 64x64 patches).
+run 0 --input.dir "$dir/in" --output.path "$dir/patches2.h5" --data.resolution 64 --data.patches 2
+has stdout "4 images written, 6 skipped"
+has stderr "skipping '$dir/in/antelope/a_gray.png': the image is 40x60 (after data.patch_from), smaller than a 64x64 patch"
+
 # --- the reference's validation preprocessing: data.antialias=false is albumentations' SmallestMaxSize (OpenCV's
 # 2-tap INTER_LINEAR) + CenterCrop; checked on a textured image against PyTorch's bilinear resize (antialias
 # off, align_corners off: the same sampling) and crop, within 1 (the two round differently).
@@ -98,6 +124,44 @@ d = np.abs(got - want).max()
 print("antialias=false vs PyTorch bilinear + centre crop: max difference %g (of 255)" % d)
 sys.exit(0 if d <= 1 else 1)
 PY
+  # The reference's training preprocessing before its random crop: SmallestMaxSize alone (data.keep_aspect),
+  # 97x131 -> 32x43, against PyTorch's bilinear resize within 1.
+  run 0 --input.dir "$dir/texture" --output.path "$dir/texture_aspect.h5" --data.resolution 32 --data.antialias=false \
+    --data.keep_aspect=true
+  /usr/bin/python3 - "$dir/texture/cls/t.png" "$dir/texture_aspect.h5" <<'PY' || fail "keep_aspect is not SmallestMaxSize"
+import sys, h5py, numpy as np, torch, torch.nn.functional as F
+from PIL import Image
+src = torch.from_numpy(np.asarray(Image.open(sys.argv[1])).astype(np.float64)).permute(2, 0, 1)[None]
+want = F.interpolate(src, size=(32, 43), mode="bilinear", align_corners=False)[0].permute(1, 2, 0)
+f = h5py.File(sys.argv[2], "r")
+assert list(f["extents"][0]) == [32, 43], f["extents"][0]
+got = f["images"][0][:32, :43].astype(np.float64)
+d = np.abs(got - want.round().clamp(0, 255).numpy()).max()
+print("keep_aspect, antialias=false vs PyTorch bilinear (SmallestMaxSize): max difference %g (of 255)" % d)
+sys.exit(0 if d <= 1 and f["images"][0][:, 43:].max() == 0 else 1)
+PY
+  # Patches: 4 random 16x16 squares of the texture (as decoded), each found exactly in it, at distinct places;
+  # the same seed cuts the same patches, another seed others.
+  for seed in 1 1 2; do
+    run 0 --input.dir "$dir/texture" --output.path "$dir/patches-$seed.h5" --data.resolution 16 --data.patches 4 \
+      --data.patch_seed $seed --output.overwrite=true
+  done
+  has stdout "4 images written, 0 skipped"
+  /usr/bin/python3 - "$dir/texture/cls/t.png" "$dir/patches-1.h5" "$dir/patches-2.h5" <<'PY' || fail "patches are not windows of the image"
+import sys, h5py, numpy as np
+from PIL import Image
+src = np.asarray(Image.open(sys.argv[1]))
+found = []
+for p in h5py.File(sys.argv[2], "r")["images"][()]:
+    at = [(y, x) for y in range(src.shape[0] - 15) for x in range(src.shape[1] - 15)
+          if (src[y:y + 16, x:x + 16] == p).all()]
+    assert at, "a patch is not a window of the image"
+    found.append(at[0])
+assert len(set(found)) == 4, found
+assert not (h5py.File(sys.argv[3], "r")["images"][()] == h5py.File(sys.argv[2], "r")["images"][()]).all()
+print("4 patches at", found)
+PY
+  cmp -s <(h5dump -d images "$dir/patches-1.h5") <(h5dump -d images "$dir/patches-2.h5") && fail "another seed cut the same patches"
 else
   fail "PyTorch and PIL are needed under /usr/bin/python3 for the preprocessing check (hpc/setup.sh --with-torch)"
 fi

@@ -33,13 +33,14 @@ TEST_CASE("lpips: matches the PyTorch reference (distance and input gradient)", 
   for (double v : same.value().to_host()) CHECK(v == Approx(0.0).margin(1e-12));
 }
 
-TEST_CASE("lpips: dropout before the heads is on in training unless switched off", "[gan][lpips]") {
+TEST_CASE("lpips: dropout before the heads is off in training (the reference) unless switched on", "[gan][lpips]") {
   h5::File f(fixture, h5::File::Mode::read);
   LpipsConfig cfg;
   cfg.widths = {4, 8, 8, 16, 16};
-  Lpips<double> on(cfg, 1);
-  cfg.dropout_in_training = false;
   Lpips<double> off(cfg, 1);
+  REQUIRE_FALSE(cfg.dropout_in_training);
+  cfg.dropout_in_training = true;
+  Lpips<double> on(cfg, 1);
   load_lpips_weights(on, fixture, "params/");
   load_lpips_weights(off, fixture, "params/");
   auto run = [&](const Lpips<double>& m, const Rng& rng, bool training) {

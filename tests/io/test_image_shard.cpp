@@ -1,5 +1,7 @@
 // Image shards: NCHW <-> NHWC round trip, row-range reads, validation of foreign files.
 #include "test_util.hpp"
+#include "ibq/data/crop.hpp"
+#include "ibq/data/image_folder.hpp"
 #include "ibq/io/image_shard.hpp"
 
 using namespace ibq;
@@ -107,4 +109,50 @@ TEST_CASE("image_shard: ShardedImages refuses shards of different geometry, nami
   REQUIRE_THROWS_WITH(ShardedImages({temp_path("geom_a.h5"), temp_path("geom_b.h5")}),
                       Catch::Contains("geom_b.h5") && Catch::Contains("1x2x2"));
   REQUIRE_THROWS_WITH(ShardedImages({temp_path("missing.h5")}), Catch::Contains("missing.h5"));
+}
+
+TEST_CASE("image_shard: images kept at their aspect ratio round-trip with their extents, beside full shards", "[io][data]") {
+  // A ragged shard (a 3x5 and a 5x3 image in a 5x5 pitch) and a full one (a 5x5 image): streamed, read
+  // whole, and through random crops, every image keeps its own size.
+  ImageSet ragged;
+  ragged.channels = 1, ragged.height = ragged.width = 5;
+  append_hwc_image(ragged, std::vector<std::uint8_t>(15, 11), 0, 3, 5);
+  append_hwc_image(ragged, std::vector<std::uint8_t>(15, 22), 1, 5, 3);
+  ImageSet full;
+  full.channels = 1, full.height = full.width = 5;
+  append_hwc_image(full, std::vector<std::uint8_t>(25, 33), 2);
+  write_image_shard(temp_path("ragged.h5"), ragged, "unit test");
+  write_image_shard(temp_path("full.h5"), full, "unit test");
+  h5::File f(temp_path("ragged.h5"), h5::File::Mode::read);
+  REQUIRE(f.dims("extents") == std::vector<hsize_t>{2, 2});
+  REQUIRE_FALSE(h5::File(temp_path("full.h5"), h5::File::Mode::read).exists("extents"));
+  const auto back = ImageShard(temp_path("ragged.h5")).read_all();
+  CHECK(back.extents == ragged.extents);
+  CHECK(back.pixels == ragged.pixels);
+
+  auto streamed = std::make_unique<ShardedImages>(std::vector<std::string>{temp_path("full.h5"), temp_path("ragged.h5")});
+  REQUIRE(streamed->ragged());
+  CHECK(streamed->extent(0) == std::array<index_t, 2>{5, 5});
+  CHECK(streamed->extent(1) == std::array<index_t, 2>{3, 5});
+  CHECK(streamed->extent(2) == std::array<index_t, 2>{5, 3});
+  CroppedImages crops(std::move(streamed), 3, 3, {CropMode::random, true, 9});
+  const std::vector<index_t> rows{0, 1, 2};
+  for (std::uint64_t e = 0; e < 30; ++e) {
+    std::vector<std::uint8_t> px(27);
+    crops.gather(rows.data(), 3, px.data(), nullptr, e);
+    for (int k = 0; k < 27; ++k) REQUIRE(px[std::size_t(k)] == (k < 9 ? 33 : k < 18 ? 11 : 22));
+  }
+  crops.truncate(2);
+  CHECK(crops.count == 2);
+  CHECK(crops.stored().count == 2);
+
+  // A damaged extents table is refused, naming the file and the fix.
+  h5::write_atomic(temp_path("bad_extents.h5"), [&](h5::File& g) {
+    g.set_attr("/", "format", image_shard_format);
+    g.write("images", ragged.pixels, {2, 5, 5, 1});
+    g.write("labels", ragged.labels, {2});
+    g.write("extents", std::vector<std::int32_t>{3, 5, 9, 3}, {2, 2});
+  });
+  REQUIRE_THROWS_WITH(ImageShard(temp_path("bad_extents.h5")),
+                      Catch::Contains("bad_extents.h5") && Catch::Contains("image 1 claims 9x3 pixels in a 5x5 pitch"));
 }

@@ -1,11 +1,13 @@
 // Token datasets: write, append, shards read as one set, refusals; SHA-256 against known digests.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
 #include "ibq/io/sha256.hpp"
 #include "ibq/io/token_dataset.hpp"
+#include "ibq/train/ar_tokens.hpp"
 
 using namespace ibq;
 namespace fs = std::filesystem;
@@ -117,4 +119,78 @@ TEST_CASE("token datasets refuse other tokenizers, bad codes and non-datasets; a
     f.write("tokens", std::vector<std::int32_t>{1, 2}, {2});
   }
   REQUIRE_THROWS_WITH(TokenDataset(scratch("test_tokens_e.h5")), Catch::Contains("is not an ibq token dataset"));
+}
+
+TEST_CASE("token dataset: random crops' grids round-trip, and StoredTokens draws one per image and epoch") {
+  // 30 images with V = 4 crops each; crop j of image i holds code (i + 10 j) % 50 everywhere, the centre
+  // grid the codes of grids() above.
+  const index_t n = 30, V = 4, per = 6;
+  TokenDatasetInfo info = info_of();
+  info.crops = V, info.crop_seed = 9;
+  const std::string path = scratch("test_tokens_crops.h5");
+  std::vector<std::int32_t> t, l, c;
+  grids(0, n, t, l);
+  for (index_t i = 0; i < n; ++i)
+    for (index_t j = 0; j < V; ++j) c.insert(c.end(), std::size_t(per), std::int32_t((i + 10 * j) % 50));
+  {
+    TokenWriter w(path, info);
+    CHECK_THROWS_WITH(w.add(t.data(), l.data(), n), Catch::Contains("stores 4 crops per image"));
+    w.add(t.data(), l.data(), 10, c.data());
+    w.add(t.data() + 10 * per, l.data() + 10, n - 10, c.data() + 10 * V * per);
+    w.commit();
+  }
+  const TokenDataset d(path);
+  REQUIRE(d.info().crops == V);
+  REQUIRE(d.info().crop_seed == 9);
+  CHECK(d.read_crops(0, n) == c);
+  CHECK(d.read_crops(7, 2) == std::vector<std::int32_t>(c.begin() + 7 * V * per, c.begin() + 9 * V * per));
+  CHECK_THROWS_WITH(TokenWriter(path, info_of(), true), Catch::Contains("another tokenizer or crop setting"));
+
+  // Centre crops: the file's tokens, whatever the epoch.
+  const StoredTokens centre(d, /*random_crops=*/false, 5);
+  std::vector<index_t> rows(static_cast<std::size_t>(n));
+  for (index_t i = 0; i < n; ++i) rows[std::size_t(i)] = i;
+  std::vector<std::int32_t> got, labels;
+  centre.gather(rows.data(), n, 3, got, labels);
+  CHECK(got == t);
+  CHECK(labels == l);
+  CHECK(centre.describe() == "the centre crops (data.crop = center)");
+
+  // Random crops: image i in epoch e is crop stored_crop_choice(seed, e, i); every crop gets drawn, epochs
+  // differ, and the same (seed, epoch) draws alike.
+  const StoredTokens random(d, true, 5);
+  REQUIRE(random.random_crops());
+  std::vector<int> drawn(std::size_t(V), 0);
+  std::vector<std::int32_t> epoch0;
+  for (std::uint64_t e = 0; e < 20; ++e) {
+    got.clear(), labels.clear();
+    random.gather(rows.data(), n, e, got, labels);
+    CHECK(labels == l);
+    for (index_t i = 0; i < n; ++i) {
+      const index_t j = stored_crop_choice(5, e, i, V);
+      REQUIRE((j >= 0 && j < V));
+      ++drawn[std::size_t(j)];
+      INFO("epoch " << e << " image " << i);
+      REQUIRE(got[std::size_t(i * per)] == (i + 10 * j) % 50);
+    }
+    if (e == 0) epoch0 = got;
+    else CHECK(got != epoch0);
+  }
+  for (int k : drawn) CHECK(std::abs(k - 150) < 5 * std::sqrt(150.0 * 0.75));  // 600 draws over 4 crops
+  std::vector<std::int32_t> again, l2;
+  random.gather(rows.data(), n, 0, again, l2);
+  CHECK(again == epoch0);
+  CHECK(random.describe() == "one of 4 stored random crops per image and epoch");
+
+  // Shards of one set must store the same crops.
+  const std::string plain = scratch("test_tokens_plain.h5");
+  {
+    TokenWriter w(plain, info_of());
+    w.add(t.data(), l.data(), n);
+    w.commit();
+  }
+  CHECK_THROWS_WITH(TokenDataset({path, plain}), Catch::Contains("stores 0 random crops per image"));
+  const StoredTokens none(TokenDataset(plain), true, 5);
+  CHECK_FALSE(none.random_crops());
+  CHECK(none.describe() == "the centre crops (the file stores no random crops)");
 }

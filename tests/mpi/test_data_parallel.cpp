@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "ibq/core/device_copy_counter.hpp"
+#include "ibq/data/crop.hpp"
+#include "ibq/data/image_folder.hpp"
 #include "ibq/train/ar.hpp"
 #include "ibq/train/tokenizer.hpp"
 #include "test_util.hpp"
@@ -46,6 +48,24 @@ ImageSet random_images(index_t n) {
   return s;
 }
 
+// The same smooth random pixels stored as images of different sizes (11x11, 8x11 and 11x9, in an 11x11
+// pitch), seen through random 8x8 crops mirrored half the time: a new crop of every image each epoch.
+std::unique_ptr<CroppedImages> random_crops(index_t n) {
+  auto stored = std::make_unique<ImageSet>();
+  stored->height = stored->width = 11;
+  const Rng rng{7, 2};
+  for (index_t i = 0; i < n; ++i) {
+    const index_t h = i % 3 == 1 ? 8 : 11, w = i % 3 == 2 ? 9 : 11;
+    std::vector<std::uint8_t> px;
+    for (index_t p = 0; p < h * w; ++p) px.push_back(std::uint8_t(255 * rng.uniform(std::uint64_t(i * 121 + p))));
+    append_hwc_image(*stored, px, 0, h, w);
+  }
+  scale_to_unit_range(*stored);
+  auto crops = std::make_unique<CroppedImages>(std::move(stored), 8, 8, CropPolicy{CropMode::random, true, 3});
+  scale_to_unit_range(*crops);
+  return crops;
+}
+
 // Batch 3 a rank, the GAN (a one-layer discriminator) from step disc_start + 1, the adaptive weight on.
 TokenizerTrainConfig tiny_gan_training(long steps, long disc_start) {
   TokenizerTrainConfig tc;
@@ -81,8 +101,10 @@ double max_abs_diff(const Tensor<T>& a, const Tensor<T>& b) {
 // Trains the tiny tokenizer for `steps` steps of `batch` images a rank on comm; returns the weights, the EMA
 // weights, the logged losses and the steps per epoch.
 template <class T>
-auto train_split(const ImageSet& images, const dist::Communicator& comm, index_t batch, long steps, Precision p) {
+auto train_split(const ImageSource& images, const dist::Communicator& comm, index_t batch, long steps, Precision p,
+                 bool read_ahead = true) {
   TokenizerTrainConfig tc;
+  tc.read_ahead = read_ahead;
   tc.batch_size = batch;
   tc.steps = 100;
   tc.lr = 1e-3;
@@ -102,8 +124,10 @@ auto train_split(const ImageSet& images, const dist::Communicator& comm, index_t
 TEST_CASE("ranks hold bitwise-identical parameters, EMA and discriminator state after every step") {
   const auto comm = dist::Communicator::world();
   // 3 per rank: with 4 ranks a global batch of 12 and 38 images leave a tail of 2 (1 + 1 and two weight-0
-  // placeholders); with 2 ranks (6 per step) a tail of 2 (1 + 1); the run crosses two epoch boundaries.
-  const ImageSet images = random_images(38);
+  // placeholders); with 2 ranks (6 per step) a tail of 2 (1 + 1); the run crosses two epoch boundaries,
+  // with a new random crop of every image in each epoch.
+  const auto crops = random_crops(38);
+  const ImageSource& images = *crops;
   TokenizerTrainConfig tc = tiny_gan_training(20, /*disc_start=*/2);
   tc.precision = GENERATE(Precision::fp32, Precision::bf16);
   INFO("precision " << precision_name(tc.precision));
@@ -130,8 +154,13 @@ TEST_CASE("ranks hold bitwise-identical parameters, EMA and discriminator state 
 TEST_CASE("R ranks x batch B follow one process with batch R x B (tails included, entropy synchronised)") {
   const auto comm = dist::Communicator::world();
   const index_t per_rank = 2;
-  // 2 full global batches and a tail of 3 per epoch: split 2+1 on 2 ranks, 1+1+1+0 (a placeholder) on 4.
-  const ImageSet images = random_images(2 * per_rank * comm.size() + 3);
+  // 2 full global batches and a tail of 3 per epoch: split 2+1 on 2 ranks, 1+1+1+0 (a placeholder) on 4;
+  // whole images, and random crops (a new one per epoch).
+  const bool cropped = GENERATE(false, true);
+  INFO((cropped ? "random crops" : "whole images"));
+  const ImageSet whole = random_images(2 * per_rank * comm.size() + 3);
+  const auto crops = random_crops(whole.count);
+  const ImageSource& images = cropped ? static_cast<const ImageSource&>(*crops) : whole;
   auto run = [&](const dist::Communicator& c, index_t batch, long steps) {
     return train_split<double>(images, c, batch, steps, Precision::fp32);
   };
@@ -146,6 +175,17 @@ TEST_CASE("R ranks x batch B follow one process with batch R x B (tails included
   }
   CHECK(max_abs_diff(w_dist, w_one) < 1e-9);
   CHECK(max_abs_diff(ema_dist, ema_one) < 1e-9);
+}
+
+TEST_CASE("reading the next batch on a thread changes no bit of training, with random crops over epochs") {
+  const auto comm = dist::Communicator::world();
+  const auto crops = random_crops(2 * 2 * comm.size() + 3);
+  const long steps = 2 * dist::ShardedSampler(crops->count, comm.size(), 2).steps_per_epoch() + 1;
+  const auto [w_ahead, ema_ahead, loss_ahead, spe_a] = train_split<float>(*crops, comm, 2, steps, Precision::fp32, true);
+  const auto [w_now, ema_now, loss_now, spe_n] = train_split<float>(*crops, comm, 2, steps, Precision::fp32, false);
+  REQUIRE(loss_ahead == loss_now);
+  CHECK(max_abs_diff(w_ahead, w_now) == 0);
+  CHECK(max_abs_diff(ema_ahead, ema_now) == 0);
 }
 
 // Under bf16 the same split in float. The two runs round the same activations to bf16, but the products'

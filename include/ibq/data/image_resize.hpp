@@ -152,18 +152,25 @@ inline std::pair<int, int> short_side_size(int height, int width, int side) {
   return {std::max(1, int(std::lround(double(height) * side / width))), side};
 }
 
-// Short side to `resolution`, then the central resolution x resolution square (the offsets round down, as
-// albumentations' CenterCrop), with `channels` (1 or 3) channels.
-inline DecodedImage resize_center_crop(const DecodedImage& img, int resolution, int channels, bool antialias = true) {
-  IBQ_CHECK(resolution > 0, "resize_center_crop: resolution must be positive, got " << resolution);
+// Short side to `resolution`, the aspect ratio kept up to a long side of `max_long` (longer images lose
+// their ends: a centre crop along the long axis, offsets rounded down as albumentations' CenterCrop), with
+// `channels` (1 or 3) channels. max_long = resolution gives the central square.
+inline DecodedImage resize_short_side(const DecodedImage& img, int resolution, int max_long, int channels,
+                                      bool antialias = true) {
+  IBQ_CHECK(resolution > 0, "resize: the resolution must be positive, got " << resolution);
+  IBQ_CHECK(max_long >= resolution, "resize: the long side's limit " << max_long << " is below the resolution " << resolution);
   // Fewer channels first, more channels last: the resampling always runs on the smaller image.
   DecodedImage fewer;
   if (channels < img.channels) fewer = convert_channels(img, channels);
   const DecodedImage& src = channels < img.channels ? fewer : img;
   const auto [new_h, new_w] = short_side_size(src.height, src.width, resolution);
-  auto out = resize_window(src, new_h, new_w, (new_h - resolution) / 2, (new_w - resolution) / 2, resolution,
-                           resolution, antialias);
+  const int out_h = std::min(new_h, max_long), out_w = std::min(new_w, max_long);
+  auto out = resize_window(src, new_h, new_w, (new_h - out_h) / 2, (new_w - out_w) / 2, out_h, out_w, antialias);
   return out.channels < channels ? convert_channels(out, channels) : out;
+}
+
+inline DecodedImage resize_center_crop(const DecodedImage& img, int resolution, int channels, bool antialias = true) {
+  return resize_short_side(img, resolution, resolution, channels, antialias);
 }
 
 }  // namespace ibq

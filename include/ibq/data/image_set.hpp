@@ -12,6 +12,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,14 @@ class ImageSource {
 
   virtual ~ImageSource() = default;
   // Images rows[0..n) into pixels (uint8 [n, C, H, W]; skipped when null) and their labels (when not null).
-  virtual void gather(const index_t* rows, index_t n, std::uint8_t* pixels, std::int32_t* labels) const = 0;
+  // `epoch` matters only to sources that crop (ibq/data/crop.hpp): a new crop of each image every epoch.
+  virtual void gather(const index_t* rows, index_t n, std::uint8_t* pixels, std::int32_t* labels,
+                      std::uint64_t epoch = 0) const = 0;
+
+  // Images of different sizes are stored top-left in an H x W pitch (short side resized, aspect kept, for
+  // random crops); extent(row) is an image's own {height, width}, the whole pitch unless ragged().
+  virtual bool ragged() const { return false; }
+  virtual std::array<index_t, 2> extent(index_t /*row*/) const { return {height, width}; }
 
   index_t image_size() const { return channels * height * width; }
 
@@ -44,13 +52,18 @@ class ImageSource {
 
   // Images order[first, first + n) as a normalised Tensor [n, C, H, W].
   template <class T, class Space = DefaultSpace>
-  Tensor<T, Space> batch(const std::vector<index_t>& order, index_t first, index_t n) const {
+  Tensor<T, Space> batch(const std::vector<index_t>& order, index_t first, index_t n, std::uint64_t epoch = 0) const {
+    return Tensor<T, Space>::from_host({n, channels, height, width}, host_batch<T>(order.data() + first, n, epoch));
+  }
+  // Images rows[0..n) normalised on the host, [n, C, H, W] flat: the part of batch() a reader thread can do.
+  template <class T>
+  std::vector<T> host_batch(const index_t* rows, index_t n, std::uint64_t epoch = 0) const {
     std::vector<std::uint8_t> raw(std::size_t(n * image_size()));
-    gather(order.data() + first, n, raw.data(), nullptr);
+    gather(rows, n, raw.data(), nullptr, epoch);
     std::vector<T> host(raw.size());
     const double scale = 1.0 / (255.0 * std), shift = mean / std;
     for (std::size_t k = 0; k < raw.size(); ++k) host[k] = T(raw[k] * scale - shift);
-    return Tensor<T, Space>::from_host({n, channels, height, width}, host);
+    return host;
   }
   template <class Space = DefaultSpace>
   Tensor<std::int32_t, Space> batch_labels(const std::vector<index_t>& order, index_t first, index_t n) const {
@@ -60,6 +73,12 @@ class ImageSource {
   }
 
  protected:
+  // Row `row` of an extents table [count, 2]; an empty table: the whole pitch.
+  std::array<index_t, 2> extent_in(const std::vector<std::int32_t>& extents, index_t row) const {
+    if (extents.empty()) return {height, width};
+    return {extents[std::size_t(2 * row)], extents[std::size_t(2 * row + 1)]};
+  }
+
   ImageSource() = default;
   ImageSource(const ImageSource&) = default;
   ImageSource& operator=(const ImageSource&) = default;
@@ -68,6 +87,7 @@ class ImageSource {
 struct ImageSet : ImageSource {
   std::vector<std::uint8_t> pixels;  // [count, channels, height, width]
   std::vector<std::int32_t> labels;
+  std::vector<std::int32_t> extents;  // [count, 2]: each image's {height, width} in the pitch; empty: all full
 
   ImageSet() = default;
   ImageSet(const ImageSet&) = default;
@@ -75,7 +95,8 @@ struct ImageSet : ImageSource {
   ImageSet& operator=(const ImageSet&) = default;
   ImageSet& operator=(ImageSet&&) = default;
 
-  void gather(const index_t* rows, index_t n, std::uint8_t* out, std::int32_t* labs) const override {
+  void gather(const index_t* rows, index_t n, std::uint8_t* out, std::int32_t* labs,
+              std::uint64_t /*epoch*/ = 0) const override {
     for (index_t b = 0; b < n; ++b) {
       IBQ_CHECK(rows[b] >= 0 && rows[b] < count, "image " << rows[b] << " is out of range (the set has " << count << ")");
       if (out) std::copy_n(pixels.data() + rows[b] * image_size(), image_size(), out + b * image_size());
@@ -83,11 +104,15 @@ struct ImageSet : ImageSource {
     }
   }
 
+  bool ragged() const override { return !extents.empty(); }
+  std::array<index_t, 2> extent(index_t row) const override { return extent_in(extents, row); }
+
   void truncate(index_t n) override {
     if (n <= 0 || n >= count) return;
     count = n;
     pixels.resize(std::size_t(n * image_size()));
     labels.resize(std::size_t(n));
+    if (!extents.empty()) extents.resize(std::size_t(2 * n));
   }
 };
 

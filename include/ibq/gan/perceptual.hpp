@@ -11,7 +11,7 @@
 //   LPIPS = sum_k lin_k(d_k)
 // Names follow torchvision's VGG16 (features.0.weight ... features.28.bias) and the LPIPS heads
 // (lin0.model.1.weight ... lin4.model.1.weight, each [1, C, 1, 1]). The reference builds LPIPS in eval
-// mode, but Lightning's train() switches it back, so dropout is active in training (docs/math.md); `dropout_in_training` keeps that quirk by default and turns it off on request. The weights are frozen:
+// mode, and under the Lightning it pins (2.2.0) it stays there: no dropout in training (docs/math.md). `dropout_in_training` turns it on, as Lightning 2.1.x's train() did. The weights are frozen:
 // LPIPS keeps its own ParamStore, which no optimizer sees. Stage widths are configurable so tests can run a
 // narrow copy against a PyTorch reference; the real weights need the torchvision widths.
 #pragma once
@@ -33,7 +33,7 @@ namespace ibq {
 
 struct LpipsConfig {
   std::vector<index_t> widths{64, 128, 256, 512, 512};  // VGG16's stage widths
-  bool dropout_in_training = true;                      // the reference's behaviour
+  bool dropout_in_training = false;                     // the reference (eval mode under Lightning 2.2)
   double dropout = 0.5;
 };
 

@@ -9,6 +9,9 @@
 // Layout: dataset `images` uint8 [N, H, W, C] (chunked one image per chunk, deflate), `labels` int32 [N],
 // root attributes format="ibq-images", version, source, and an optional `class_names` text (one per line).
 // In memory an ImageSet is [N, C, H, W]; the file keeps the channels-last layout image tools and h5py expect.
+// Images kept at their aspect ratio (ibq-prepare-data --data.keep_aspect) differ in size: each lies in the
+// top-left corner of the H x W pitch, zero elsewhere (deflate stores the zeros almost for free), and an
+// `extents` dataset int32 [N, 2] holds each image's own height and width. Without it every image fills H x W.
 #pragma once
 
 #include <algorithm>
@@ -39,6 +42,11 @@ inline void write_image_shard(const std::string& path, const ImageSet& set, cons
     if (!class_names.empty()) f.set_attr("/", "class_names", class_names);
     f.write("images", nhwc, {hsize_t(set.count), hsize_t(h), hsize_t(w), hsize_t(c)}, /*compress=*/4);
     f.write("labels", set.labels, {hsize_t(set.count)});
+    if (set.ragged()) {
+      IBQ_CHECK(index_t(set.extents.size()) == 2 * set.count,
+                "write_image_shard: " << set.extents.size() / 2 << " extents for " << set.count << " images");
+      f.write("extents", set.extents, {hsize_t(set.count), 2});
+    }
   });
 }
 
@@ -62,6 +70,18 @@ class ImageShard {
     const auto l = file_.dims("labels");
     IBQ_CHECK(l.size() == 1 && index_t(l[0]) == count_,
               "'" << path << "': " << count_ << " images but labels of shape " << (l.empty() ? 0 : l[0]));
+    if (file_.exists("extents")) {
+      std::vector<hsize_t> e;
+      extents_ = file_.read<std::int32_t>("extents", &e);
+      IBQ_CHECK(e.size() == 2 && index_t(e[0]) == count_ && e[1] == 2,
+                "'" << path << "': extents must be int32 [" << count_ << ", 2] (one height and width per image)");
+      for (index_t i = 0; i < count_; ++i)
+        IBQ_CHECK(extents_[std::size_t(2 * i)] > 0 && extents_[std::size_t(2 * i)] <= height_ &&
+                      extents_[std::size_t(2 * i + 1)] > 0 && extents_[std::size_t(2 * i + 1)] <= width_,
+                  "'" << path << "': image " << i << " claims " << extents_[std::size_t(2 * i)] << "x"
+                      << extents_[std::size_t(2 * i + 1)] << " pixels in a " << height_ << "x" << width_
+                      << " pitch; the file is damaged, prepare it again");
+    }
   }
   index_t count() const { return count_; }
   std::string source() const { return file_.attr_string("/", "source"); }
@@ -74,6 +94,7 @@ class ImageShard {
     s.pixels.resize(nhwc.size());
     detail::nhwc_to_nchw(nhwc.data(), n, channels_, height_ * width_, s.pixels.data());
     s.labels = file_.read_rows<std::int32_t>("labels", hsize_t(first), hsize_t(n));
+    if (!extents_.empty()) s.extents.assign(extents_.begin() + 2 * first, extents_.begin() + 2 * (first + n));
     scale_to_unit_range(s);
     return s;
   }
@@ -90,10 +111,13 @@ class ImageShard {
   index_t channels() const { return channels_; }
   index_t height() const { return height_; }
   index_t width() const { return width_; }
+  // Each image's {height, width} ([count, 2]); empty when every image fills the pitch.
+  const std::vector<std::int32_t>& extents() const { return extents_; }
 
  private:
   h5::File file_;
   index_t count_ = 0, height_ = 0, width_ = 0, channels_ = 0;
+  std::vector<std::int32_t> extents_;
 };
 
 // Shards as one ImageSource, read a batch at a time: only the open files and a row index stay in memory,
@@ -116,10 +140,27 @@ class ShardedImages : public ImageSource {
       ends_.push_back(count);
       shards_.push_back(std::move(shard));
     }
+    const bool any_ragged = std::any_of(shards_.begin(), shards_.end(), [](const auto& s) { return !s->extents().empty(); });
+    for (const auto& shard : shards_) {  // shards without extents fill the pitch
+      if (!any_ragged) break;  // then extents_ stays empty: every image is H x W
+      const auto& e = shard->extents();
+      for (index_t i = 0; i < shard->count(); ++i) {
+        extents_.push_back(e.empty() ? std::int32_t(height) : e[std::size_t(2 * i)]);
+        extents_.push_back(e.empty() ? std::int32_t(width) : e[std::size_t(2 * i + 1)]);
+      }
+    }
     scale_to_unit_range(*this);
   }
 
-  void gather(const index_t* rows, index_t n, std::uint8_t* pixels, std::int32_t* labels) const override {
+  bool ragged() const override { return !extents_.empty(); }
+  std::array<index_t, 2> extent(index_t row) const override { return extent_in(extents_, row); }
+  void truncate(index_t n) override {
+    ImageSource::truncate(n);
+    if (!extents_.empty()) extents_.resize(std::size_t(2 * count));
+  }
+
+  void gather(const index_t* rows, index_t n, std::uint8_t* pixels, std::int32_t* labels,
+              std::uint64_t /*epoch*/ = 0) const override {
     for (index_t b = 0; b < n; ++b) {
       const index_t r = rows[b];
       IBQ_CHECK(r >= 0 && r < count, "image " << r << " is out of range (the shards hold " << count << ")");
@@ -132,6 +173,7 @@ class ShardedImages : public ImageSource {
  private:
   std::vector<std::unique_ptr<ImageShard>> shards_;
   std::vector<index_t> ends_;  // ends_[s]: images in shards 0..s
+  std::vector<std::int32_t> extents_;  // [count, 2] when any shard is ragged
 };
 
 }  // namespace ibq

@@ -30,6 +30,9 @@ inline double& gemm_batch_parallel_flops() {
 inline std::string gemm_host_description() {
   std::string s = gemm_host_backend();
 #if defined(IBQ_HAVE_DNNL)
+  const auto isa = unsigned(dnnl::get_effective_cpu_isa()), avx512 = unsigned(dnnl::cpu_isa::avx512_core);
+  if ((isa & avx512) != avx512 && onednn::sgemm_choice() != onednn::SgemmChoice::openblas)
+    return s + " (oneDNN's fp32 matmul has no brgemm kernel without AVX-512: fp32 products stay on the BLAS)";
   switch (onednn::sgemm_choice()) {
     case onednn::SgemmChoice::automatic: s += " + oneDNN matmul for thin fp32 products"; break;
     case onednn::SgemmChoice::onednn: s += " + oneDNN matmul for every fp32 product (IBQ_SGEMM=onednn)"; break;

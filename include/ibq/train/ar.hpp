@@ -1,7 +1,9 @@
-// ibq/train/ar.hpp — training the class-conditional AR transformer on a token dataset (docs/math.md).
+// ibq/train/ar.hpp — training the class-conditional AR transformer on token grids (docs/math.md).
 //
 //   ibq::TokenDataset data(paths);                         // from ibq-tokenize
-//   ibq::ArTrainer<float> trainer(model, data, cfg, comm);
+//   ibq::ArTrainer<float> trainer(model, data, cfg, comm); // its centre crops; or any ArTokenSource
+//                                                          // (ibq/train/ar_tokens.hpp): stored random crops,
+//                                                          // or crops encoded on the fly
 //   while (trainer.step_count() < trainer.total_steps()) auto st = trainer.step();
 //   trainer.save(path, config_text);                       // params, AdamW moments, step; resume() restores
 //
@@ -11,13 +13,14 @@
 // with the reference's per-step learning rate (warm-up from 0.005 peak, flat 5%, linear to wpe peak) and
 // weight decay (a cosine from weight_decay to weight_decay_end, or constant). The reference overwrites
 // the decay of both parameter groups, so norms and biases decay too; decay_all = false keeps them out.
-// The tokens are read into host memory once (64-256 int32 per image: 15 MB for Fashion-MNIST, 1.3 GB for
-// ImageNet's 1.28 M images), so a batch is a gather, not an HDF5 read.
+// A batch's grids are those the source gives for the step's epoch: a new crop of each image every epoch
+// with random crops, a pure function of (seed, epoch, image) as the order is.
 #pragma once
 
 #include <chrono>
 #include <cmath>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -30,6 +33,7 @@
 #include "ibq/optim/adam.hpp"
 #include "ibq/optim/clip.hpp"
 #include "ibq/optim/schedule.hpp"
+#include "ibq/train/ar_tokens.hpp"
 #include "ibq/train/flat_math.hpp"
 #include "ibq/train/step_stats_buffer.hpp"
 
@@ -66,22 +70,33 @@ struct ArStepStats {
   index_t images = 0;
   double loss = 0, grad_norm = 0, lr = 0, weight_decay = 0;
   double compute_s = 0, comm_s = 0;
+  double data_s = 0;  // gathering (or encoding) the step's grids
 };
 
 template <class T = float, class Space = DefaultSpace>
 class ArTrainer {
  public:
+  // On a token dataset's centre crops.
   ArTrainer(ArTransformer<T, Space>& model, const TokenDataset& data, const ArTrainConfig& cfg,
             const dist::Communicator& comm = {})
+      : ArTrainer(model, std::make_shared<StoredTokens>(data, false, cfg.seed), cfg, comm) {}
+  // On grids from `source`, which must outlive the trainer.
+  ArTrainer(ArTransformer<T, Space>& model, const ArTokenSource& source, const ArTrainConfig& cfg,
+            const dist::Communicator& comm = {})
+      : ArTrainer(model, std::shared_ptr<const ArTokenSource>(&source, [](const ArTokenSource*) {}), cfg, comm) {}
+
+  ArTrainer(ArTransformer<T, Space>& model, std::shared_ptr<const ArTokenSource> source, const ArTrainConfig& cfg,
+            const dist::Communicator& comm)
       : model_(model),
         cfg_(cfg),
         comm_(comm),
-        sampler_(checked_count(data, model.config(), cfg), comm.size(), cfg.batch_size),
+        source_(std::move(source)),
+        sampler_(checked_count(*source_, model.config(), cfg), comm.size(), cfg.batch_size),
         adam_(model.store(), AdamConfig{cfg.lr, cfg.beta1, cfg.beta2, 1e-8, cfg.weight_decay, true}) {
     if (!cfg.decay_all) adam_.decay_matrices_only();
-    per_ = data.tokens_per_image();
-    data.read(0, data.count(), tokens_, labels_);  // checks every token against the codebook
-    check_labels(model.config());
+    per_ = source_->tokens_per_image();
+    // Stored labels are checked once here; encoded ones a batch at a time.
+    if (const auto* stored = dynamic_cast<const StoredTokens*>(source_.get())) check_labels(stored->labels(), model.config());
     steps_per_epoch_ = sampler_.steps_per_epoch();
     total_ = cfg.steps > 0 ? cfg.steps : long(std::ceil(cfg.epochs * double(steps_per_epoch_)));
     warmup_ = long(std::llround(cfg.warmup_epochs * double(steps_per_epoch_)));
@@ -108,7 +123,7 @@ class ArTrainer {
     const long s = step_;
     const auto part = sampler_.at(s, comm_.rank());
     if (part.epoch != order_epoch_) {
-      order_ = epoch_permutation(index_t(labels_.size()), cfg_.seed, std::uint64_t(part.epoch));
+      order_ = epoch_permutation(source_->count(), cfg_.seed, std::uint64_t(part.epoch));
       order_epoch_ = part.epoch;
     }
     ArStepStats st;
@@ -118,11 +133,10 @@ class ArTrainer {
     adam_.set_lr(st.lr);
     adam_.set_weight_decay(st.weight_decay);
     std::vector<std::int32_t> tok, lab;
-    for (index_t i = part.begin; i < part.begin + part.n; ++i) {
-      const index_t row = order_[std::size_t(i)];
-      tok.insert(tok.end(), tokens_.begin() + row * per_, tokens_.begin() + (row + 1) * per_);
-      lab.push_back(labels_[std::size_t(row)]);
-    }
+    const auto t_data = Clock::now();
+    source_->gather(order_.data() + part.begin, part.n, std::uint64_t(part.epoch), tok, lab);
+    if (!dynamic_cast<const StoredTokens*>(source_.get())) check_labels(lab, model_.config());
+    st.data_s = seconds_since(t_data);
     const Rng rng = Rng{cfg_.seed, 0xa5000}.split(std::uint64_t(s)).split(std::uint64_t(comm_.rank()));
     Tape<T, Space> tape;
     const Autocast autocast(cfg_.precision);  // the products of this step (backward keeps what each recorded)
@@ -151,7 +165,7 @@ class ArTrainer {
     model_.store().zero_grad();
     st.step = ++step_;
     st.comm_s = comm_s_;
-    st.compute_s = seconds_since(t0) - comm_s_;
+    st.compute_s = seconds_since(t0) - comm_s_ - st.data_s;
     return st;
   }
 
@@ -182,19 +196,18 @@ class ArTrainer {
   }
 
   // Labels index the class table (num_classes rows and the null class): checked once here, on the host.
-  void check_labels(const ArConfig& mc) const {
-    for (std::size_t i = 0; i < labels_.size(); ++i)
-      IBQ_CHECK(labels_[i] >= 0 && labels_[i] <= mc.num_classes,
-                "the token dataset's label " << labels_[i] << " (image " << i << ") is outside [0, " << mc.num_classes
+  static void check_labels(const std::vector<std::int32_t>& labels, const ArConfig& mc) {
+    for (std::size_t i = 0; i < labels.size(); ++i)
+      IBQ_CHECK(labels[i] >= 0 && labels[i] <= mc.num_classes,
+                "the token dataset's label " << labels[i] << " (image " << i << ") is outside [0, " << mc.num_classes
                                              << "]; set model.num_classes to the dataset's number of classes");
   }
 
-  static index_t checked_count(const TokenDataset& data, const ArConfig& mc, const ArTrainConfig& cfg) {
+  static index_t checked_count(const ArTokenSource& data, const ArConfig& mc, const ArTrainConfig& cfg) {
     cfg.validate();
-    const auto& info = data.info();
-    IBQ_CHECK(info.grid_h == mc.grid && info.grid_w == mc.grid && info.codebook_size == mc.vocab_size,
-              "the token dataset holds " << info.grid_h << "x" << info.grid_w << " grids of K = "
-                                         << info.codebook_size << " codes, but the model expects " << mc.grid << "x"
+    IBQ_CHECK(data.grid_h() == mc.grid && data.grid_w() == mc.grid && data.codebook_size() == mc.vocab_size,
+              "the token dataset holds " << data.grid_h() << "x" << data.grid_w() << " grids of K = "
+                                         << data.codebook_size() << " codes, but the model expects " << mc.grid << "x"
                                          << mc.grid << " and K = " << mc.vocab_size
                                          << "; set model.grid and model.vocab_size to match");
     return data.count();
@@ -203,9 +216,9 @@ class ArTrainer {
   ArTransformer<T, Space>& model_;
   ArTrainConfig cfg_;
   dist::Communicator comm_;
+  std::shared_ptr<const ArTokenSource> source_;
   dist::ShardedSampler sampler_;
   Adam<T, Space> adam_;
-  std::vector<std::int32_t> tokens_, labels_;
   StepStatsBuffer<Space> stats_{2};  // the loss and the gradient norm, read once a step
   index_t per_ = 0;
   long steps_per_epoch_ = 1, total_ = 0, warmup_ = 0, step_ = 0, order_epoch_ = -1;

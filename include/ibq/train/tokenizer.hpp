@@ -29,6 +29,7 @@
 // (the reference) unless cfg.sync_entropy.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -37,6 +38,7 @@
 #include <utility>
 #include <vector>
 
+#include "ibq/data/batch_reader.hpp"
 #include "ibq/data/image_set.hpp"
 #include "ibq/core/precision.hpp"
 #include "ibq/dist/communicator.hpp"
@@ -88,6 +90,7 @@ struct GanTrainConfig {
 
 struct TokenizerTrainConfig {
   index_t batch_size = 4;  // per process (the reference: 4 per device, 256 in total)
+  bool read_ahead = true;  // read the next step's images on a thread while a step computes
   long steps = 1000;       // optimizer steps in total
   double lr = 1e-4;
   double beta1 = 0.5, beta2 = 0.9;
@@ -101,7 +104,7 @@ struct TokenizerTrainConfig {
   double quant_loss_weight = 1.0, entropy_loss_weight = 0.05;
   double perceptual_weight = 0.0;  // LPIPS (the reference: 1.0); needs lpips_weights
   std::string lpips_weights;       // HDF5 file from hpc/make_lpips_weights.py
-  bool lpips_dropout = true;       // dropout before the LPIPS heads in training (the reference's behaviour)
+  bool lpips_dropout = false;      // dropout before the LPIPS heads in training (off, as the reference)
   GanTrainConfig gan;
   std::uint64_t seed = 1;
   bool sync_entropy = false;  // data parallel: H_avg of the global batch's mean distribution (one allreduce)
@@ -128,6 +131,7 @@ struct TokenizerStepStats {
   Tensor<std::int32_t> indices;  // this batch's codes (on rank 0: the whole global batch's, rank order)
   index_t images = 0;            // images in the global batch
   double compute_s = 0, comm_s = 0;  // this rank's wall time in local work and in MPI collectives
+  double data_s = 0;  // and waiting for its images (read ahead on a thread: only what the step did not hide)
   double l1_weight = 0, l2_weight = 0, perceptual_weight = 0;
   double nll() const { return l1_weight * l1 + l2_weight * l2 + perceptual_weight * perceptual; }
 };
@@ -143,7 +147,8 @@ class TokenizerTrainer {
         comm_(comm),
         sampler_(checked_count(train, cfg), comm.size(), cfg.batch_size),
         adam_(model.store(), AdamConfig{cfg.lr, cfg.beta1, cfg.beta2, 1e-8, 0.0, false}),
-        ema_(model.store(), cfg.ema_decay) {
+        ema_(model.store(), cfg.ema_decay),
+        reader_(train, cfg.read_ahead) {
     const auto& ae = model.config().ae;
     IBQ_CHECK(train.channels == ae.in_channels && train.height == ae.resolution && train.width == ae.resolution,
               "the training images are " << train.channels << "x" << train.height << "x" << train.width
@@ -187,10 +192,6 @@ class TokenizerTrainer {
     const long s = step_;
     const auto part = sampler_.at(s, comm_.rank());
     weight_ = part.weight();
-    if (part.epoch != order_epoch_) {
-      order_ = train_.epoch_order(cfg_.seed, std::uint64_t(part.epoch));
-      order_epoch_ = part.epoch;
-    }
     TokenizerStepStats st;
     stats_.clear();
     st.images = part.global_n;
@@ -198,7 +199,13 @@ class TokenizerTrainer {
     adam_.set_lr(st.lr);
     const Autocast autocast(cfg_.precision);
     Tape<T, Space> tape;
-    auto x = tape.leaf(train_.batch<T, Space>(order_, part.begin, part.n));
+    auto x = tape.leaf(Tensor<T, Space>::from_host(
+        {part.n, train_.channels, train_.height, train_.width},
+        reader_.take(epoch_order(part.epoch).data() + part.begin, part.n, std::uint64_t(part.epoch))));
+    if (s + 1 < cfg_.steps) {  // the next step's images, read while this one computes
+      const auto next = sampler_.at(s + 1, comm_.rank());
+      reader_.start(epoch_order(next.epoch).data() + next.begin, next.n, std::uint64_t(next.epoch));
+    }
     // Dropout masks differ between ranks (their images differ too); rank 0 of a single process keeps the
     // stream of earlier versions.
     const Rng step_rng = Rng{cfg_.seed, 0xd20900}.split(std::uint64_t(s));
@@ -257,9 +264,11 @@ class TokenizerTrainer {
     if (disc_) disc_ema_->update(disc_->store());
     // Rank 0's BatchNorm running statistics (both discriminator calls of the step have moved them).
     if (st.gan) timed([&] { comm_.broadcast(disc_->store().flat_buffers()); });
+    reader_.finish();
     st.step = ++step_;
     st.comm_s = comm_s_;
-    st.compute_s = seconds_since(t0) - comm_s_;
+    st.data_s = reader_.take_waited_s();
+    st.compute_s = seconds_since(t0) - comm_s_ - st.data_s;
     return st;
   }
 
@@ -473,6 +482,15 @@ class TokenizerTrainer {
   }
 
 
+  const std::vector<index_t>& epoch_order(long epoch) {
+    const std::size_t slot = std::size_t(epoch % 2);
+    if (order_epochs_[slot] != epoch) {
+      orders_[slot] = train_.epoch_order(cfg_.seed, std::uint64_t(epoch));
+      order_epochs_[slot] = epoch;
+    }
+    return orders_[slot];
+  }
+
   Tokenizer<T, Space>& model_;
   const ImageSource& train_;
   TokenizerTrainConfig cfg_;
@@ -482,8 +500,11 @@ class TokenizerTrainer {
   mutable double comm_s_ = 0;   // seconds in collectives this step
   Adam<T, Space> adam_;
   Ema<T, Space> ema_;
-  long step_ = 0, steps_per_epoch_ = 1, order_epoch_ = -1;
-  std::vector<index_t> order_;
+  long step_ = 0, steps_per_epoch_ = 1;
+  // The image orders of the two epochs a step and its successor read: permutations of (seed, epoch).
+  std::array<std::vector<index_t>, 2> orders_;
+  std::array<long, 2> order_epochs_{-1, -1};
+  BatchReader<T> reader_;
   std::map<std::string, std::vector<double>> metrics_;
   std::unique_ptr<Lpips<T, Space>> lpips_;              // with perceptual_weight > 0 only
   std::unique_ptr<PatchDiscriminator<T, Space>> disc_;  // with the GAN only
