@@ -3,8 +3,8 @@
 
 ibq-train-tokenizer + ibq-reconstruct (C++) and this script train the same model with the same recipe
 (docs/math.md, experiments/quickstart.ini, the 300-step settings of experiments/ablations/codebook.sweep)
-and report the same test metrics; a test compares codebook utilisation, perplexity and PSNR within tolerances
-(the runs share the recipe, not the random streams, so only the statistics can agree). The network and
+and report the same test metrics: codebook utilisation, perplexity and PSNR, to be compared over several
+seeds on each side (the runs share the recipe, not the random streams, so only the statistics can agree). The network and
 quantizers are imported from the other references here: autoencoder_reference (taming Encoder/Decoder),
 ibq_reference (IndexPropagationQuantize, entropy loss) and vq_reference (VectorQuantizer2).
 
