@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Tabulates and plots experiments/photos/run.sh: test utilisation, perplexity and PSNR against steps.
+
+    python3 experiments/photos/tabulate.py [RUN_DIR]      # default runs/photos
+    python3 experiments/photos/tabulate.py --from-raw     # rebuild from experiments/results/raw/photos
+
+Reads RUN_DIR/NAME/eval/step-*.json (ibq-reconstruct on the 2,100 test patches, EMA weights) and the
+training window's utilisation from RUN_DIR/NAME/train.log, writes experiments/results/raw/photos/NAME.tsv,
+experiments/results/photos.md (every scored checkpoint) and photos.png (the paper's Fig. 2 layout: one
+panel per metric, one line per run; gnuplot). Standard library only.
+"""
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RESULTS = os.path.join(ROOT, "experiments", "results")
+RAW = os.path.join(RESULTS, "raw", "photos")
+NAME = re.compile(r"^(ibq|vq)_d(\d+)$")
+COLUMNS = ["step", "utilisation", "codes_used", "perplexity", "psnr", "ssim", "train_window_utilisation"]
+
+
+def window_usage(log):
+    """{step: usage_window} from the trainer's `step N/T ... usage_window U` lines (the last run wins)."""
+    usage = {}
+    if os.path.isfile(log):
+        for line in open(log, errors="replace"):
+            m = re.match(r"step (\d+)/\d+ .*usage_window ([0-9.eE+-]+)", line)
+            if m:
+                usage[int(m[1])] = float(m[2])
+    return usage
+
+
+def from_runs(src):
+    """Writes RAW/NAME.tsv for every run under src with scored checkpoints; returns the run names."""
+    names = []
+    os.makedirs(RAW, exist_ok=True)
+    for d in sorted(glob.glob(os.path.join(src, "*", "eval"))):
+        name = os.path.basename(os.path.dirname(d))
+        if not NAME.match(name):
+            continue
+        window = window_usage(os.path.join(src, name, "train.log"))
+        rows = []
+        for f in sorted(glob.glob(os.path.join(d, "step-*.json"))):
+            step = int(re.search(r"step-(\d+)\.json$", f)[1])
+            e = json.load(open(f))
+            rows.append([step, e["utilisation"], e["codes_used"], e["perplexity"], e["psnr"], e["ssim"],
+                         window.get(step, float("nan"))])
+        if rows:
+            with open(os.path.join(RAW, name + ".tsv"), "w") as fh:
+                fh.write("# " + "\t".join(COLUMNS) + "\n")
+                for r in rows:
+                    fh.write("\t".join(str(v) for v in r) + "\n")
+            names.append(name)
+    return names
+
+
+def read_raw(name):
+    with open(os.path.join(RAW, name + ".tsv")) as fh:
+        header = fh.readline().lstrip("# ").rstrip("\n").split("\t")
+        return [dict(zip(header, map(float, line.split("\t")))) for line in fh if line.strip()]
+
+
+def label(name):
+    m = NAME.match(name)
+    return f"{m[1].upper()} D={m[2]}"
+
+
+def plot(names):
+    if shutil.which("gnuplot") is None:
+        sys.stderr.write("tabulate: gnuplot is not installed (Debian: gnuplot-nox); no plot\n")
+        return None
+    png = "photos.png"
+    s = (f"set terminal pngcairo size 1500,450 font 'sans,10' noenhanced\nset output '{png}'\nset key below\n"
+         "set xlabel 'training step'\nset grid\nset multiplot layout 1,3 title "
+         "'K = 16384, 64x64 photo patches, 8x8 tokens: 2,100 test patches, EMA weights'\n")
+    for col, title in ((2, "test utilisation (%)"), (4, "test perplexity"), (5, "test PSNR (dB)")):
+        scale = "100*" if col == 2 else ""
+        s += f"set title '{title}'\nplot " + ", ".join(
+            f"'raw/photos/{n}.tsv' using 1:({scale}${col}) with linespoints lw 2 "
+            f"dt {1 if n.startswith('ibq') else 2} title '{label(n)}'" for n in names) + "\n"
+    s += "unset multiplot\n"
+    r = subprocess.run(["gnuplot"], input=s, text=True, capture_output=True, cwd=RESULTS)
+    if r.returncode != 0:
+        raise SystemExit(f"tabulate: gnuplot failed: {r.stderr.strip()}")
+    return png
+
+
+def main():
+    args = sys.argv[1:]
+    if args == ["--from-raw"]:
+        names = sorted(os.path.basename(f)[:-4] for f in glob.glob(os.path.join(RAW, "*.tsv")))
+    else:
+        names = from_runs(args[0] if args else os.path.join(ROOT, "runs", "photos"))
+    names = sorted((n for n in names if NAME.match(n)), key=lambda n: (n.split("_")[0], -int(n.split("_d")[1])))
+    if not names:
+        sys.exit("tabulate: no scored checkpoints: run experiments/photos/run.sh first")
+    out = ["# Fig. 2 on colour photographs: IBQ and VQ at K = 16384",
+           "",
+           "Made by `experiments/photos/run.sh` and `experiments/photos/tabulate.py` (raw rows in `raw/photos/`).",
+           "Each checkpoint's EMA weights scored by `ibq-reconstruct` on the 2,100 test patches (7 photographs",
+           "that no run trains on); `train window` is the share of codes the last 100 training steps used.",
+           "README.md in this folder says what the numbers mean.", ""]
+    png = plot(names)
+    if png:
+        out += [f"![{png}]({png})", ""]
+    for n in names:
+        rows = read_raw(n)
+        out += [f"## {label(n)}", "", "| step | test utilisation | codes used | perplexity | PSNR (dB) | SSIM | train window |",
+                "|---|---|---|---|---|---|---|"]
+        for r in rows:
+            out.append(f"| {int(r['step'])} | {100 * r['utilisation']:.1f}% | {int(r['codes_used'])} | "
+                       f"{r['perplexity']:.0f} | {r['psnr']:.2f} | {r['ssim']:.3f} | "
+                       f"{100 * r['train_window_utilisation']:.1f}% |")
+        out.append("")
+    md = os.path.join(RESULTS, "photos.md")
+    with open(md, "w") as fh:
+        fh.write("\n".join(out))
+    print(f"tabulate: {md} ({', '.join(f'{n}: {len(read_raw(n))} checkpoints' for n in names)})")
+
+
+if __name__ == "__main__":
+    main()
