@@ -5,13 +5,16 @@
 #
 #   experiments/photos/run.sh [NAME ...]     # NAME: ibq_d256, vq_d256, ibq_d32, vq_d32 (default: all four)
 #   experiments/photos/run.sh ibq_d32 & experiments/photos/run.sh vq_d32 &    # two at once, one thread each
+#   experiments/photos/run.sh --diagnose ibq_d32    # then: how many codes can the data show (usage_diagnostics.py)
 #
 # Each run writes $IBQ_PHOTOS_DIR (default runs/photos)/NAME/: checkpoints every 250 steps (all kept),
 # train.log, and eval/step-NNNNNNNN.json (ibq-reconstruct, EMA weights) for each checkpoint. Training
 # resumes from the newest checkpoint and a scored checkpoint is not scored again, so an interrupted run
 # is continued by running the same command. Then experiments/photos/tabulate.py writes the tables and plots.
+# --diagnose: also tokenize both splits with the newest checkpoint (NAME/tokens-{train,test}.h5) and write
+# NAME/usage.md: distinct codes against the number of patches and photographs seen.
 # Environment: IBQ_THREADS (threads per run, default 1), IBQ_BIN, IBQ_PHOTOS_DIR; extra trainer options
-# after `--` apply to every NAME given (e.g. -- --train.steps=6000 for a longer run in its own directory).
+# after `--` apply to every NAME given (with IBQ_PHOTOS_DIR naming a new folder: -- --train.steps=6000).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -20,11 +23,12 @@ out=${IBQ_PHOTOS_DIR:-$root/runs/photos}
 threads=${IBQ_THREADS:-1}
 config=$root/experiments/photos_ibq_16384.ini
 
-names=() extra=()
+names=() extra=() diagnose=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --) shift; extra=("$@"); break ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --diagnose) diagnose=1 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) names+=("$1") ;;
   esac
   shift
@@ -57,5 +61,17 @@ for n in "${names[@]}"; do
       || { echo "run.sh: scoring $ckpt failed: $(tail -n 3 "$dir/eval.log")" >&2; exit 1; }
     mv "$json.part" "$json"
   done
+  if [ "$diagnose" = 1 ]; then
+    ckpt=$(ls "$dir"/ckpt-*.h5 | tail -n 1)
+    for split in train test; do
+      echo "[photos $(date +%H:%M:%S)] $n: tokenizing the $split patches with $(basename "$ckpt")"
+      OMP_NUM_THREADS=$threads "$bin/ibq-tokenize" --input.checkpoint="$ckpt" --data.split=$split \
+        --runtime.threads="$threads" --output.path="$dir/tokens-$split.h5" --output.overwrite=true \
+        >> "$dir/eval.log" 2>&1 || { echo "run.sh: tokenizing $n failed: $(tail -n 3 "$dir/eval.log")" >&2; exit 1; }
+    done
+    /usr/bin/python3 "$here/usage_diagnostics.py" "$n" "$dir/tokens-train.h5" "$dir/tokens-test.h5" 16384 \
+      > "$dir/usage.md"
+    cat "$dir/usage.md"
+  fi
 done
 echo "[photos] done; tables and plots: python3 experiments/photos/tabulate.py"
