@@ -48,8 +48,9 @@ def from_runs(src):
         for f in sorted(glob.glob(os.path.join(d, "step-*.json"))):
             step = int(re.search(r"step-(\d+)\.json$", f)[1])
             e = json.load(open(f))
+            logged = [s for s in window if s <= step]  # the window logged last before this checkpoint
             rows.append([step, e["utilisation"], e["codes_used"], e["perplexity"], e["psnr"], e["ssim"],
-                         window.get(step, float("nan"))])
+                         window[max(logged)] if logged else float("nan")])
         if rows:
             with open(os.path.join(RAW, name + ".tsv"), "w") as fh:
                 fh.write("# " + "\t".join(COLUMNS) + "\n")
@@ -103,7 +104,8 @@ def main():
            "",
            "Made by `experiments/photos/run.sh` and `experiments/photos/tabulate.py` (raw rows in `raw/photos/`).",
            "Each checkpoint's EMA weights scored by `ibq-reconstruct` on the 2,100 test patches (7 photographs",
-           "that no run trains on); `train window` is the share of codes the last 100 training steps used.",
+           "that no run trains on); `train window`: the share of the codes that the training batches used in",
+           "the last log window (100 steps, 102,400 tokens) ending at or before the checkpoint.",
            "README.md in this folder says what the numbers mean.", ""]
     png = plot(names)
     if png:
