@@ -119,6 +119,17 @@ def main():
                        f"{r['perplexity']:.0f} | {r['psnr']:.2f} | {r['ssim']:.3f} | "
                        f"{100 * r['train_window_utilisation']:.1f}% |")
         out.append("")
+    for n in names:  # experiments/photos/run.sh --diagnose: codes against patches and photographs seen
+        usage = os.path.join(RAW, n + "_usage.tsv")
+        if not os.path.isfile(usage):
+            continue
+        out += [f"## {label(n)}, final checkpoint: the codes the data can show", "",
+                "| codes seen in | patches | photographs | utilisation | codes |", "|---|---|---|---|---|"]
+        for line in open(usage).read().splitlines()[1:]:
+            what, images, photos, u, sd = line.split("\t")
+            spread = f" ± {100 * float(sd):.1f}" if float(sd) > 0 else ""
+            out.append(f"| {what} | {images} | {photos} | {100 * float(u):.1f}%{spread} | {float(u) * 16384:.0f} |")
+        out.append("")
     md = os.path.join(RESULTS, "photos.md")
     with open(md, "w") as fh:
         fh.write("\n".join(out))

@@ -68,9 +68,9 @@ def main():
         fh.write("# what\timages\tphotographs\tutilisation\tsd\n")
         for r in rows:
             fh.write("\t".join(str(v) for v in r) + "\n")
-    print(f"| {name}: codes seen in | images | photographs | utilisation |\n|---|---|---|---|")
+    print(f"| {name}: codes seen in | images | photographs | utilisation | codes |\n|---|---|---|---|---|")
     for what, n, p, u, sd in rows:
-        print(f"| {what} | {n} | {p} | {100 * u:.1f}%" + (f" ± {100 * sd:.1f}" if sd > 0 else "") + " |")
+        print(f"| {what} | {n} | {p} | {100 * u:.1f}%" + (f" ± {100 * sd:.1f}" if sd > 0 else "") + f" | {u * K:.0f} |")
 
 
 if __name__ == "__main__":
