@@ -13,6 +13,8 @@
 # gives some. OUT/MANIFEST.tsv lists the packages' versions and every photograph's SHA-256. Photographs
 # only: the packages' drawings and renders stay out, and so do mate-backgrounds, opencv-doc and
 # scikit-image's sample images (kept for independent checks). Takes about two minutes.
+# IBQ_TEST_PATCHES (default 150) sets the test patches per photograph and scale: 750 gives 10,500, the first
+# 150 of each photograph and scale being the default set's (positions depend on seed, file and patch only).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out=$(realpath -m "${1:-$here/data/photos}")
@@ -89,7 +91,7 @@ done <<<"$photos"
 
 for split in train test; do
   n=600
-  [ "$split" = test ] && n=150
+  [ "$split" = test ] && n=${IBQ_TEST_PATCHES:-150}
   for scale in 256 512; do
     "$prep" --input.dir "$out/folders/$split" --output.path "$out/$split-$scale.h5" --output.overwrite=true \
       --data.resolution 64 --data.patches $n --data.patch_from $scale --data.patch_seed $scale
