@@ -66,6 +66,11 @@ def read_raw(name):
         return [dict(zip(header, map(float, line.split("\t")))) for line in fh if line.strip()]
 
 
+def percent(share):
+    """A share as a percentage, with a second decimal below 1% so that a collapsed codebook is not 0.0%."""
+    return f"{100 * share:.{2 if share < 0.01 else 1}f}%"
+
+
 def label(name):
     m = NAME.match(name)
     return f"{m[1].upper()} D={m[2]}"
@@ -115,9 +120,9 @@ def main():
         out += [f"## {label(n)}", "", "| step | test utilisation | codes used | perplexity | PSNR (dB) | SSIM | train window |",
                 "|---|---|---|---|---|---|---|"]
         for r in rows:
-            out.append(f"| {int(r['step'])} | {100 * r['utilisation']:.1f}% | {int(r['codes_used'])} | "
+            out.append(f"| {int(r['step'])} | {percent(r['utilisation'])} | {int(r['codes_used'])} | "
                        f"{r['perplexity']:.0f} | {r['psnr']:.2f} | {r['ssim']:.3f} | "
-                       f"{100 * r['train_window_utilisation']:.1f}% |")
+                       f"{percent(r['train_window_utilisation'])} |")
         out.append("")
     for n in names:  # experiments/photos/run.sh --diagnose: codes against patches and photographs seen
         usage = os.path.join(RAW, n + "_usage.tsv")
