@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up whatever is missing (hpc/setup.sh), then configures and builds one CMake preset.
 #
-#   hpc/build.sh [default|serial|asan|serial-asan|kokkos4|kokkos4-asan|cuda|cuda-sm80] [extra cmake args...]
+#   hpc/build.sh [default|serial|asan|serial-asan|kokkos4|kokkos4-asan|cuda|cuda-check|cuda-sm80] [extra cmake args...]
 #
 # IBQ_SETUP_ARGS adds options to the hpc/setup.sh call (hpc/build_cuda.sh passes --offline and --kokkos-src;
 # the kokkos4 presets need --kokkos4-src DIR|TARBALL once, to build Kokkos 4.x into build/_deps/kokkos4-openmp,
@@ -11,7 +11,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 preset=${1:-default}
 shift || true
 case "$preset" in
-  cuda) bash "$here/hpc/setup.sh" --with-cuda --cuda-arch 90 ${IBQ_SETUP_ARGS:-} ;;
+  cuda|cuda-check) bash "$here/hpc/setup.sh" --with-cuda --cuda-arch 90 ${IBQ_SETUP_ARGS:-} ;;
   cuda-sm80) bash "$here/hpc/setup.sh" --with-cuda --cuda-arch 80 ${IBQ_SETUP_ARGS:-} ;;
   *) bash "$here/hpc/setup.sh" ${IBQ_SETUP_ARGS:-} ;;
 esac

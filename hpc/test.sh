@@ -3,7 +3,8 @@
 #
 #   hpc/test.sh            # the suite on the OpenMP build (what the README and CI run)
 #   hpc/test.sh asan       # the unit tests under AddressSanitizer + UBSan
-#   hpc/test.sh cuda       # compile the library and the whole suite for CUDA (no GPU needed; nothing runs)
+#   hpc/test.sh cuda       # compile the library and the whole suite for CUDA (no GPU needed; nothing runs;
+#                          # preset cuda-check: the cuda preset with host code at -O1)
 #   hpc/test.sh serial     # the unit tests on Debian's Serial-only Kokkos
 #   hpc/test.sh serial-asan  # both at once, in one build
 #   IBQ_SETUP_ARGS="--kokkos4-src DIR|TARBALL" hpc/test.sh kokkos4-asan
@@ -20,7 +21,11 @@ if [ "$preset" = default ]; then
     bash "$here/hpc/setup.sh" --with-slurm ||
     echo "[test] SLURM could not be installed: the SLURM cluster test will be skipped"
 fi
-bash "$here/hpc/build.sh" "$preset"
+# The CUDA compile-only check builds the cuda-check preset: the cuda preset's sources and device code, with
+# the host code at -O1 (a third of the compile time; nothing runs here, so -O3 would buy nothing).
+build_preset=$preset
+[ "$preset" = cuda ] && build_preset=cuda-check
+bash "$here/hpc/build.sh" "$build_preset"
 cd "$here"
 unset OPENBLAS_CORETYPE
 # As root, OpenMPI's mpirun refuses to start and exits 0: allow it so MPI tests really run.

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,15 @@ using TensorF = Tensor<float, Space>;
 using VarD = Var<double, Space>;
 using TapeD = Tape<double, Space>;
 using VarsD = std::vector<VarD>;
+
+// A file's bytes, and a file made of given bytes (the damage tests cut and flip them).
+inline std::vector<char> bytes_of(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+inline void write_bytes(const std::string& path, const std::vector<char>& b) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc).write(b.data(), std::streamsize(b.size()));
+}
 
 // Uniform in [lo, hi), deterministic per (seed, shape).
 template <class T = double>

@@ -11,7 +11,7 @@ using namespace ibq;
 using namespace ibq::test;
 
 namespace {
-const std::string fixture = std::string(IBQ_SOURCE_DIR) + "/tests/fixtures/discriminator.h5";
+const std::string losses_fixture = std::string(IBQ_SOURCE_DIR) + "/tests/fixtures/discriminator.h5";
 
 // Logits kept `gap` away from the kinks of the hinge and LeCam terms (where the derivative jumps).
 TensorD logits_away_from(const Shape& s, std::uint64_t seed, std::vector<double> kinks, double gap = 0.05) {
@@ -24,7 +24,7 @@ TensorD logits_away_from(const Shape& s, std::uint64_t seed, std::vector<double>
 }  // namespace
 
 TEST_CASE("gan losses: hinge, vanilla, generator and LeCam match the PyTorch reference", "[gan]") {
-  h5::File f(fixture, h5::File::Mode::read);
+  h5::File f(losses_fixture, h5::File::Mode::read);
   LecamAnchors<Space> anchors;
   anchors.set(f.attr<double>("/", "ema_real"), f.attr<double>("/", "ema_fake"));
   using LossFn = std::function<VarD(const VarD&, const VarD&)>;

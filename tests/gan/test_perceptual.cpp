@@ -10,16 +10,16 @@ using namespace ibq;
 using namespace ibq::test;
 
 namespace {
-const std::string fixture = std::string(IBQ_SOURCE_DIR) + "/tests/fixtures/lpips.h5";
+const std::string perceptual_fixture = std::string(IBQ_SOURCE_DIR) + "/tests/fixtures/lpips.h5";
 
 }  // namespace
 
 TEST_CASE("lpips: matches the PyTorch reference (distance and input gradient)", "[gan][lpips]") {
-  h5::File f(fixture, h5::File::Mode::read);
+  h5::File f(perceptual_fixture, h5::File::Mode::read);
   LpipsConfig cfg;
   cfg.widths = {4, 8, 8, 16, 16};
   Lpips<double> lpips(cfg, 1);
-  load_lpips_weights(lpips, fixture, "params/");
+  load_lpips_weights(lpips, perceptual_fixture, "params/");
   TapeD tape;
   auto x0 = tape.leaf(h5::read_tensor<double>(f, "x0"));
   auto x1 = tape.leaf(h5::read_tensor<double>(f, "x1"), true);
@@ -34,15 +34,15 @@ TEST_CASE("lpips: matches the PyTorch reference (distance and input gradient)", 
 }
 
 TEST_CASE("lpips: dropout before the heads is off in training (the reference) unless switched on", "[gan][lpips]") {
-  h5::File f(fixture, h5::File::Mode::read);
+  h5::File f(perceptual_fixture, h5::File::Mode::read);
   LpipsConfig cfg;
   cfg.widths = {4, 8, 8, 16, 16};
   Lpips<double> off(cfg, 1);
   REQUIRE_FALSE(cfg.dropout_in_training);
   cfg.dropout_in_training = true;
   Lpips<double> on(cfg, 1);
-  load_lpips_weights(on, fixture, "params/");
-  load_lpips_weights(off, fixture, "params/");
+  load_lpips_weights(on, perceptual_fixture, "params/");
+  load_lpips_weights(off, perceptual_fixture, "params/");
   auto run = [&](const Lpips<double>& m, const Rng& rng, bool training) {
     TapeD t;
     return m.forward(t.leaf(h5::read_tensor<double>(f, "x0")), t.leaf(h5::read_tensor<double>(f, "x1")), rng, training)
@@ -75,7 +75,7 @@ TEST_CASE("lpips: missing or mismatched weights say how to make the file", "[gan
   REQUIRE_THROWS_WITH(load_lpips_weights(lpips, ""), Catch::Contains("loss.lpips_weights") &&
                                                          Catch::Contains("loss.perceptual_weight = 0"));
   // The narrow fixture has torchvision's names but not its widths.
-  REQUIRE_THROWS_WITH(load_lpips_weights(lpips, fixture, "params/"),
+  REQUIRE_THROWS_WITH(load_lpips_weights(lpips, perceptual_fixture, "params/"),
                       Catch::Contains("'params/features.0.weight' has shape [4, 3, 3, 3], expected [64, 3, 3, 3]"));
   TapeD tape;
   REQUIRE_THROWS_WITH(Lpips<double>(LpipsConfig{{2, 3, 3, 4, 4}, true, 0.5}, 1)

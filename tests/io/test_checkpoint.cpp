@@ -6,7 +6,7 @@ using namespace ibq;
 using namespace ibq::test;
 
 namespace {
-std::string temp_path(const std::string& name) { return std::string(IBQ_BINARY_DIR) + "/test_ckpt_" + name; }
+std::string ckpt_path(const std::string& name) { return std::string(IBQ_BINARY_DIR) + "/test_ckpt_" + name; }
 
 struct Model {  // two parameters and a buffer, declared like a layer would
   ParamStore<double, Space> store;
@@ -20,7 +20,7 @@ struct Model {  // two parameters and a buffer, declared like a layer would
 }  // namespace
 
 TEST_CASE("checkpoint: parameters, buffers and optimizer state round trip exactly", "[io][checkpoint]") {
-  const auto path = temp_path("roundtrip.h5");
+  const auto path = ckpt_path("roundtrip.h5");
   Model a(4, 1);
   Adam<double, Space> opt_a(a.store, {});
   a.store.flat_grads().fill_(0.5);
@@ -49,7 +49,7 @@ TEST_CASE("checkpoint: parameters, buffers and optimizer state round trip exactl
 }
 
 TEST_CASE("checkpoint: mismatches say exactly what differs", "[io][checkpoint]") {
-  const auto path = temp_path("mismatch.h5");
+  const auto path = ckpt_path("mismatch.h5");
   Model a(4, 1);
   save_checkpoint(path, {"classifier", 0, 0, "", 1}, a.store);
   Model wider(5, 1);
@@ -65,6 +65,6 @@ TEST_CASE("checkpoint: mismatches say exactly what differs", "[io][checkpoint]")
   other.add_buffer("bn.running_mean", {4}, Init::zeros());
   other.allocate(0);
   REQUIRE_THROWS_WITH(load_checkpoint(path, "", other), Catch::Contains("missing 'params/dec.bias'"));
-  h5::write_atomic(temp_path("plain.h5"), [](h5::File& f) { f.set_attr("/", "x", std::int64_t(1)); });
-  REQUIRE_THROWS_WITH(load_checkpoint(temp_path("plain.h5"), "", a.store), Catch::Contains("not an ibq checkpoint"));
+  h5::write_atomic(ckpt_path("plain.h5"), [](h5::File& f) { f.set_attr("/", "x", std::int64_t(1)); });
+  REQUIRE_THROWS_WITH(load_checkpoint(ckpt_path("plain.h5"), "", a.store), Catch::Contains("not an ibq checkpoint"));
 }

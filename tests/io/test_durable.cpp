@@ -19,20 +19,12 @@ using namespace ibq::test;
 namespace fs = std::filesystem;
 
 namespace {
-std::string temp_path(const std::string& name) { return std::string(IBQ_BINARY_DIR) + "/test_durable_" + name; }
-
-std::vector<char> bytes_of(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-void write_bytes(const std::string& path, const std::vector<char>& b) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc).write(b.data(), std::streamsize(b.size()));
-}
+std::string durable_path(const std::string& name) { return std::string(IBQ_BINARY_DIR) + "/test_durable_" + name; }
 
 // A checkpoint whose params/w holds a recognisable pattern (so a test can find its bytes in the file).
-struct Model {
+struct PatternModel {
   ParamStore<float, Space> store;
-  Model() {
+  PatternModel() {
     store.add("w", {64, 8}, Init::constant(1234.5f));
     store.add("b", {8}, Init::normal(0, 1));
     store.allocate(3);
@@ -40,8 +32,8 @@ struct Model {
 };
 
 std::string write_checkpoint(const std::string& name) {
-  const auto path = temp_path(name);
-  Model m;
+  const auto path = durable_path(name);
+  PatternModel m;
   Adam<float, Space> opt(m.store, {});
   save_checkpoint(path, {"tokenizer", 7, 0, "", 1}, m.store, &opt, {{"loss", {1.0, 0.5}}});
   return path;
@@ -80,7 +72,7 @@ TEST_CASE("durable: a flipped byte in a tensor fails its checksum on load and in
   const auto v = h5::verify_file(path);
   REQUIRE_FALSE(v.intact());
   REQUIRE_THAT(v.problem, Catch::Contains("params/w") && Catch::Contains("Fletcher32") && Catch::Contains(path));
-  Model m;
+  PatternModel m;
   Adam<float, Space> opt(m.store, {});
   REQUIRE_THROWS_WITH(load_checkpoint(path, "tokenizer", m.store, &opt),
                       Catch::Contains("params/w") && Catch::Contains("damaged") && Catch::Contains("Fletcher32"));
@@ -105,11 +97,11 @@ TEST_CASE("durable: a lost group, a truncated and an empty file are named by ver
     REQUIRE_FALSE(v.intact());
     REQUIRE_THAT(v.problem, Catch::Contains(cut));
   }
-  REQUIRE_THAT(h5::verify_file(temp_path("absent.h5")).problem, Catch::Contains("no such file"));
+  REQUIRE_THAT(h5::verify_file(durable_path("absent.h5")).problem, Catch::Contains("no such file"));
 }
 
 TEST_CASE("durable: a dataset claiming 2^40 elements is refused before anything is allocated", "[io][durable]") {
-  const auto path = temp_path("huge.h5");
+  const auto path = durable_path("huge.h5");
   {
     h5::File f(path, h5::File::Mode::create);
     const hsize_t dims[2] = {hsize_t(1) << 20, hsize_t(1) << 20}, chunk[2] = {1, 1024};
@@ -130,7 +122,7 @@ TEST_CASE("durable: a write past the file-size limit fails with one clear line a
           "[io][durable]") {
   const auto path = write_checkpoint("full.h5");
   const auto before = bytes_of(path);
-  const auto npz = temp_path("full.npz");
+  const auto npz = durable_path("full.npz");
   write_npz(npz, {{"arr_0", std::vector<std::uint8_t>(100, 7), {100}, "|u1"}});
   const auto npz_before = bytes_of(npz);
 
@@ -170,9 +162,9 @@ TEST_CASE("durable: a write past the file-size limit fails with one clear line a
 }
 
 TEST_CASE("durable: text files are replaced whole, and a missing folder is named", "[io][durable]") {
-  const auto path = temp_path("report.json");
+  const auto path = durable_path("report.json");
   write_text_file(path, "{\"a\": 1}\n", "output.json");
   REQUIRE(bytes_of(path).size() == 9);
-  REQUIRE_THROWS_WITH(write_text_file(temp_path("no/such/folder.json"), "x", "output.json"),
+  REQUIRE_THROWS_WITH(write_text_file(durable_path("no/such/folder.json"), "x", "output.json"),
                       Catch::Contains("output.json") && Catch::Contains("folder does not exist"));
 }

@@ -10,7 +10,7 @@ using namespace ibq;
 
 namespace {
 
-std::string temp_path(const std::string& name) { return std::string(IBQ_BINARY_DIR) + "/test_h5_walk_" + name; }
+std::string walk_path(const std::string& name) { return std::string(IBQ_BINARY_DIR) + "/test_h5_walk_" + name; }
 
 // Writes a dataset of any stored type (File::write knows only the library's own types), optionally chunked.
 template <class T>
@@ -50,7 +50,7 @@ std::vector<double> read_blocks(const h5::File& f, const std::string& name, std:
 }  // namespace
 
 TEST_CASE("h5_walk: depth first, names in order, links listed, not followed", "[io][h5_walk]") {
-  const auto path = temp_path("tree.h5");
+  const auto path = walk_path("tree.h5");
   h5::write_atomic(path, [](h5::File& f) {
     f.write("b/y", std::vector<float>{1}, {1});  // created out of order on purpose
     f.write("a/z/w", std::vector<float>{2}, {1});
@@ -80,7 +80,7 @@ TEST_CASE("h5_walk: depth first, names in order, links listed, not followed", "[
 }
 
 TEST_CASE("h5_walk: attributes of every kind, in name order, long arrays cut", "[io][h5_walk]") {
-  const auto path = temp_path("attrs.h5");
+  const auto path = walk_path("attrs.h5");
   h5::write_atomic(path, [](h5::File& f) {
     f.set_attr("/", "kind", "classifier");
     f.set_attr("/", "step", std::int64_t(-42));
@@ -137,7 +137,7 @@ TEST_CASE("h5_walk: attributes of every kind, in name order, long arrays cut", "
 
 TEST_CASE("h5_walk: statistics against hand-computed values, with NaN and Inf", "[io][h5_walk]") {
   const double inf = std::numeric_limits<double>::infinity(), nan = std::nan("");
-  const auto path = temp_path("stats.h5");
+  const auto path = walk_path("stats.h5");
   h5::write_atomic(path, [&](h5::File& f) {
     f.write("x", std::vector<float>{1, 2, float(nan), 4, float(inf), float(-inf), 3}, {7});
     f.write("all_nan", std::vector<double>{nan, nan}, {2});
@@ -178,7 +178,7 @@ TEST_CASE("h5_walk: statistics against hand-computed values, with NaN and Inf", 
 }
 
 TEST_CASE("h5_walk: integer datasets of every width are read exactly in their own type", "[io][h5_walk]") {
-  const auto path = temp_path("ints.h5");
+  const auto path = walk_path("ints.h5");
   const std::uint64_t big = (std::uint64_t(1) << 63) + 12345;  // not representable in double
   h5::write_atomic(path, [&](h5::File& f) {
     write_raw<std::int8_t>(f, "i8", H5T_STD_I8LE, {-128, -1, 0, 127}, {2, 2});
@@ -225,7 +225,7 @@ TEST_CASE("h5_walk: integer datasets of every width are read exactly in their ow
 }
 
 TEST_CASE("h5_walk: datasets larger than a block are streamed in order, chunk-aligned, in ranges", "[io][h5_walk]") {
-  const auto path = temp_path("chunked.h5");
+  const auto path = walk_path("chunked.h5");
   std::vector<double> v(7 * 5 * 3);
   for (std::size_t i = 0; i < v.size(); ++i) v[i] = 0.25 * double(i) - 3 + (i % 7 == 0 ? 1e-3 : 0);
   std::vector<float> ramp(200000);  // 0..999 repeated: mean 499.5, variance (1000^2 - 1) / 12
@@ -263,7 +263,7 @@ TEST_CASE("h5_walk: datasets larger than a block are streamed in order, chunk-al
 }
 
 TEST_CASE("h5_walk: unknown names, groups and strings give one error naming file and dataset", "[io][h5_walk]") {
-  const auto path = temp_path("errors.h5");
+  const auto path = walk_path("errors.h5");
   h5::write_atomic(path, [](h5::File& f) {
     f.write("params/fc1.weight", std::vector<float>{1}, {1});
     f.write("params/fc1.bias", std::vector<float>{1}, {1});

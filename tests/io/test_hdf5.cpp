@@ -10,11 +10,11 @@ using namespace ibq;
 using namespace ibq::test;
 
 namespace {
-std::string temp_path(const std::string& name) { return std::string(IBQ_BINARY_DIR) + "/test_io_" + name; }
+std::string io_path(const std::string& name) { return std::string(IBQ_BINARY_DIR) + "/test_io_" + name; }
 }  // namespace
 
 TEST_CASE("hdf5: tensors, attributes and listing round trip", "[io][hdf5]") {
-  const auto path = temp_path("roundtrip.h5");
+  const auto path = io_path("roundtrip.h5");
   auto w = random_tensor<float>({3, 4}, 5);
   h5::write_atomic(path, [&](h5::File& f) {
     f.set_attr("/", "format", "ibq");
@@ -37,7 +37,7 @@ TEST_CASE("hdf5: tensors, attributes and listing round trip", "[io][hdf5]") {
 }
 
 TEST_CASE("hdf5: a failed atomic write leaves the previous file intact", "[io][hdf5]") {
-  const auto path = temp_path("atomic.h5");
+  const auto path = io_path("atomic.h5");
   h5::write_atomic(path, [](h5::File& f) { f.set_attr("/", "version", std::int64_t(1)); });
   REQUIRE_THROWS(h5::write_atomic(path, [](h5::File& f) {
     f.set_attr("/", "version", std::int64_t(2));
@@ -49,7 +49,7 @@ TEST_CASE("hdf5: a failed atomic write leaves the previous file intact", "[io][h
 
 TEST_CASE("hdf5: missing and corrupt files give one clear error naming the file", "[io][hdf5]") {
   REQUIRE_THROWS_WITH(h5::File("/nonexistent/x.h5", h5::File::Mode::read), Catch::Contains("/nonexistent/x.h5"));
-  const auto bad = temp_path("corrupt.h5");
+  const auto bad = io_path("corrupt.h5");
   std::ofstream(bad) << "this is not hdf5";
   REQUIRE_THROWS_WITH(h5::File(bad, h5::File::Mode::read), Catch::Contains("not an HDF5 file"));
 }

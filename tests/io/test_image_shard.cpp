@@ -7,7 +7,7 @@
 using namespace ibq;
 
 namespace {
-std::string temp_path(const std::string& n) { return std::string(IBQ_BINARY_DIR) + "/test_shard_" + n; }
+std::string shard_path(const std::string& n) { return std::string(IBQ_BINARY_DIR) + "/test_shard_" + n; }
 }  // namespace
 
 TEST_CASE("image_shard: round trip of a 3-channel set, reading a row range", "[io][data]") {
@@ -15,7 +15,7 @@ TEST_CASE("image_shard: round trip of a 3-channel set, reading a row range", "[i
   s.count = 5, s.channels = 3, s.height = 2, s.width = 4;
   for (index_t i = 0; i < s.count * s.image_size(); ++i) s.pixels.push_back(std::uint8_t(i % 251));
   s.labels = {0, 1, 2, 3, 4};
-  const auto path = temp_path("rgb.h5");
+  const auto path = shard_path("rgb.h5");
   write_image_shard(path, s, "unit test", "a\nb\nc\nd\ne");
   ImageShard shard(path);
   REQUIRE(shard.count() == 5);
@@ -37,13 +37,13 @@ TEST_CASE("image_shard: round trip of a 3-channel set, reading a row range", "[i
 TEST_CASE("image_shard: Fashion-MNIST through a shard equals the IDX source", "[io][data]") {
   auto s = load_fashion_mnist("/usr/share/datasets/fashion-mnist", "test");
   s.truncate(300);
-  const auto path = temp_path("fmnist.h5");
+  const auto path = shard_path("fmnist.h5");
   write_image_shard(path, s, "fashion-mnist t10k");
   const auto back = ImageShard(path).read(100, 200);
   REQUIRE(back.pixels == std::vector<std::uint8_t>(s.pixels.begin() + 100 * 784, s.pixels.end()));
   REQUIRE(back.labels == std::vector<std::int32_t>(s.labels.begin() + 100, s.labels.end()));
-  h5::write_atomic(temp_path("other.h5"), [](h5::File& f) { f.set_attr("/", "format", "something-else"); });
-  REQUIRE_THROWS_WITH(ImageShard(temp_path("other.h5")), Catch::Contains("not an ibq image shard"));
+  h5::write_atomic(shard_path("other.h5"), [](h5::File& f) { f.set_attr("/", "format", "something-else"); });
+  REQUIRE_THROWS_WITH(ImageShard(shard_path("other.h5")), Catch::Contains("not an ibq image shard"));
 }
 
 TEST_CASE("image_shard: ShardedImages reads batches across shards exactly as the concatenated set", "[io][data]") {
@@ -61,7 +61,7 @@ TEST_CASE("image_shard: ShardedImages reads batches across shards exactly as the
     s.pixels.assign(whole.pixels.begin() + first * whole.image_size(),
                     whole.pixels.begin() + (first + part) * whole.image_size());
     s.labels.assign(whole.labels.begin() + first, whole.labels.begin() + first + part);
-    files.push_back(temp_path("part" + std::to_string(files.size()) + ".h5"));
+    files.push_back(shard_path("part" + std::to_string(files.size()) + ".h5"));
     write_image_shard(files.back(), s, "unit test");
     first += part;
   }
@@ -104,11 +104,11 @@ TEST_CASE("image_shard: ShardedImages refuses shards of different geometry, nami
   ImageSet b = a;
   b.height = b.width = 2;
   b.pixels.assign(std::size_t(2 * 4), 3);
-  write_image_shard(temp_path("geom_a.h5"), a, "unit test");
-  write_image_shard(temp_path("geom_b.h5"), b, "unit test");
-  REQUIRE_THROWS_WITH(ShardedImages({temp_path("geom_a.h5"), temp_path("geom_b.h5")}),
+  write_image_shard(shard_path("geom_a.h5"), a, "unit test");
+  write_image_shard(shard_path("geom_b.h5"), b, "unit test");
+  REQUIRE_THROWS_WITH(ShardedImages({shard_path("geom_a.h5"), shard_path("geom_b.h5")}),
                       Catch::Contains("geom_b.h5") && Catch::Contains("1x2x2"));
-  REQUIRE_THROWS_WITH(ShardedImages({temp_path("missing.h5")}), Catch::Contains("missing.h5"));
+  REQUIRE_THROWS_WITH(ShardedImages({shard_path("missing.h5")}), Catch::Contains("missing.h5"));
 }
 
 TEST_CASE("image_shard: images kept at their aspect ratio round-trip with their extents, beside full shards", "[io][data]") {
@@ -121,16 +121,16 @@ TEST_CASE("image_shard: images kept at their aspect ratio round-trip with their 
   ImageSet full;
   full.channels = 1, full.height = full.width = 5;
   append_hwc_image(full, std::vector<std::uint8_t>(25, 33), 2);
-  write_image_shard(temp_path("ragged.h5"), ragged, "unit test");
-  write_image_shard(temp_path("full.h5"), full, "unit test");
-  h5::File f(temp_path("ragged.h5"), h5::File::Mode::read);
+  write_image_shard(shard_path("ragged.h5"), ragged, "unit test");
+  write_image_shard(shard_path("full.h5"), full, "unit test");
+  h5::File f(shard_path("ragged.h5"), h5::File::Mode::read);
   REQUIRE(f.dims("extents") == std::vector<hsize_t>{2, 2});
-  REQUIRE_FALSE(h5::File(temp_path("full.h5"), h5::File::Mode::read).exists("extents"));
-  const auto back = ImageShard(temp_path("ragged.h5")).read_all();
+  REQUIRE_FALSE(h5::File(shard_path("full.h5"), h5::File::Mode::read).exists("extents"));
+  const auto back = ImageShard(shard_path("ragged.h5")).read_all();
   CHECK(back.extents == ragged.extents);
   CHECK(back.pixels == ragged.pixels);
 
-  auto streamed = std::make_unique<ShardedImages>(std::vector<std::string>{temp_path("full.h5"), temp_path("ragged.h5")});
+  auto streamed = std::make_unique<ShardedImages>(std::vector<std::string>{shard_path("full.h5"), shard_path("ragged.h5")});
   REQUIRE(streamed->ragged());
   CHECK(streamed->extent(0) == std::array<index_t, 2>{5, 5});
   CHECK(streamed->extent(1) == std::array<index_t, 2>{3, 5});
@@ -147,12 +147,12 @@ TEST_CASE("image_shard: images kept at their aspect ratio round-trip with their 
   CHECK(crops.stored().count == 2);
 
   // A damaged extents table is refused, naming the file and the fix.
-  h5::write_atomic(temp_path("bad_extents.h5"), [&](h5::File& g) {
+  h5::write_atomic(shard_path("bad_extents.h5"), [&](h5::File& g) {
     g.set_attr("/", "format", image_shard_format);
     g.write("images", ragged.pixels, {2, 5, 5, 1});
     g.write("labels", ragged.labels, {2});
     g.write("extents", std::vector<std::int32_t>{3, 5, 9, 3}, {2, 2});
   });
-  REQUIRE_THROWS_WITH(ImageShard(temp_path("bad_extents.h5")),
+  REQUIRE_THROWS_WITH(ImageShard(shard_path("bad_extents.h5")),
                       Catch::Contains("bad_extents.h5") && Catch::Contains("image 1 claims 9x3 pixels in a 5x5 pitch"));
 }

@@ -27,16 +27,9 @@ using namespace ibq;
 using namespace ibq::test;
 
 namespace {
-std::string temp_path(const std::string& name) { return std::string(IBQ_BINARY_DIR) + "/test_mutation_" + name; }
+std::string mutation_path(const std::string& name) { return std::string(IBQ_BINARY_DIR) + "/test_mutation_" + name; }
 
 using Bytes = std::vector<char>;
-Bytes bytes_of(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-void write_bytes(const std::string& path, const Bytes& b) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc).write(b.data(), std::streamsize(b.size()));
-}
 
 // One mutation of a valid file, described so that a failure can be replayed.
 std::string mutate(Bytes& b, std::mt19937_64& rng) {
@@ -108,7 +101,7 @@ void append(std::vector<double>& out, const std::vector<T>& v) {
 }  // namespace
 
 TEST_CASE("mutations: checkpoints refuse damage or read back exactly", "[io][mutation]") {
-  const auto path = temp_path("ckpt.h5");
+  const auto path = mutation_path("ckpt.h5");
   ParamStore<float, Space> store;
   store.add("encoder.weight", {16, 8}, Init::normal(0, 1));
   store.add("encoder.bias", {16}, Init::normal(0, 1));
@@ -139,7 +132,7 @@ TEST_CASE("mutations: checkpoints refuse damage or read back exactly", "[io][mut
 }
 
 TEST_CASE("mutations: token datasets refuse damage or read back exactly", "[io][mutation]") {
-  const auto path = temp_path("tokens.h5");
+  const auto path = mutation_path("tokens.h5");
   TokenDatasetInfo info;
   info.grid_h = 4, info.grid_w = 4, info.codebook_size = 64;
   info.tokenizer_checkpoint = "ckpt.h5", info.tokenizer_sha256 = "ab", info.source = "test", info.config = "";
@@ -163,7 +156,7 @@ TEST_CASE("mutations: token datasets refuse damage or read back exactly", "[io][
 }
 
 TEST_CASE("mutations: image shards refuse damage or read back exactly", "[io][mutation]") {
-  const auto path = temp_path("shard.h5");
+  const auto path = mutation_path("shard.h5");
   ImageSet set;
   set.count = 6, set.channels = 3, set.height = 8, set.width = 8;
   for (int i = 0; i < 6 * 3 * 64; ++i) set.pixels.push_back(std::uint8_t(i * 13));
@@ -179,7 +172,7 @@ TEST_CASE("mutations: image shards refuse damage or read back exactly", "[io][mu
 }
 
 TEST_CASE("mutations: npz, IDX, PNG and JPEG readers refuse damage or read back exactly (JPEG: cleanly)", "[io][mutation]") {
-  const auto npz = temp_path("samples.npz");
+  const auto npz = mutation_path("samples.npz");
   std::vector<std::uint8_t> pixels(4 * 6 * 6 * 3);
   for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = std::uint8_t(i * 29);
   write_npz(npz, {{"arr_0", pixels, {4, 6, 6, 3}, "|u1"}, npz_int64("arr_1", std::vector<int>{1, 2, 3, 4})});
@@ -191,7 +184,7 @@ TEST_CASE("mutations: npz, IDX, PNG and JPEG readers refuse damage or read back 
     return out;
   });
 
-  const auto idx = temp_path("images.gz");
+  const auto idx = mutation_path("images.gz");
   {
     std::vector<unsigned char> raw = {0, 0, 8, 3, 0, 0, 0, 5, 0, 0, 0, 4, 0, 0, 0, 4};
     for (int i = 0; i < 5 * 16; ++i) raw.push_back(static_cast<unsigned char>(i * 3));
@@ -204,10 +197,10 @@ TEST_CASE("mutations: npz, IDX, PNG and JPEG readers refuse damage or read back 
 
   std::vector<std::uint8_t> rgb(12 * 10 * 3);
   for (std::size_t i = 0; i < rgb.size(); ++i) rgb[i] = std::uint8_t(i * 7);
-  const auto png = temp_path("image.png");
+  const auto png = mutation_path("image.png");
   write_png(png, rgb, 12, 10, 3);
   campaign("PNG", png, 300, true, [](const std::string& p) { return as_doubles(read_image(p).pixels); });
-  const auto jpeg = temp_path("image.jpg");
+  const auto jpeg = mutation_path("image.jpg");
   write_jpeg(jpeg, rgb.data(), 12, 10, 3);
   campaign("JPEG", jpeg, 300, false, [](const std::string& p) { return as_doubles(read_image(p).pixels); });
 }

@@ -10,7 +10,7 @@
 using namespace ibq;
 
 namespace {
-std::string scratch(const std::string& name) { return std::string(IBQ_BINARY_DIR) + "/" + name; }
+std::string npz_path(const std::string& name) { return std::string(IBQ_BINARY_DIR) + "/" + name; }
 }  // namespace
 
 TEST_CASE("npz: reads numpy.savez's archive (ZIP64 extras), member by name", "[io][npz]") {
@@ -27,7 +27,7 @@ TEST_CASE("npz: reads numpy.savez's archive (ZIP64 extras), member by name", "[i
 TEST_CASE("npz: what we write reads back, with numpy's header layout", "[io][npz]") {
   NpzArray a{"arr_0", {}, {3, 5, 7, 1}};
   for (int i = 0; i < 105; ++i) a.data.push_back(std::uint8_t(255 - i));
-  const std::string path = scratch("test_npz_roundtrip.npz");
+  const std::string path = npz_path("test_npz_roundtrip.npz");
   write_npz(path, {a, NpzArray{"one", {42}, {1}}});
   const auto b = read_npz_uint8(path, "arr_0");
   CHECK(b.shape == a.shape);
@@ -41,20 +41,20 @@ TEST_CASE("npz: what we write reads back, with numpy's header layout", "[io][npz
   const std::size_t hlen = std::uint8_t(bytes[at + 8]) | (std::uint8_t(bytes[at + 9]) << 8);
   CHECK((10 + hlen) % 64 == 0);
   CHECK(bytes.substr(at + 10, hlen).find("{'descr': '|u1', 'fortran_order': False, 'shape': (3,5,7,1), }") == 0);
-  REQUIRE_THROWS_WITH(write_npz(scratch("test_npz_bad.npz"), {NpzArray{"x", {1, 2}, {3}}}),
+  REQUIRE_THROWS_WITH(write_npz(npz_path("test_npz_bad.npz"), {NpzArray{"x", {1, 2}, {3}}}),
                       Catch::Contains("has 2 bytes for a shape of 3 elements"));
 }
 
 TEST_CASE("npz: a file that is not an archive is refused by name", "[io][npz]") {
-  const std::string path = scratch("test_npz_not.npz");
+  const std::string path = npz_path("test_npz_not.npz");
   std::ofstream(path) << "this is not a zip file, just text long enough for a header";
   REQUIRE_THROWS_WITH(read_npz_uint8(path, "arr_0"), Catch::Contains(path) && Catch::Contains("not an .npz"));
-  REQUIRE_THROWS_WITH(read_npz_uint8(scratch("test_npz_missing.npz"), "arr_0"), Catch::Contains("cannot open"));
+  REQUIRE_THROWS_WITH(read_npz_uint8(npz_path("test_npz_missing.npz"), "arr_0"), Catch::Contains("cannot open"));
 }
 
 TEST_CASE("npz: int64 labels (arr_1, as ADM's class-conditional sampler writes them) round-trip", "[io][npz]") {
   const std::vector<std::int32_t> labels = {0, 9, 3, -1, 7};
-  const std::string path = scratch("test_npz_labels.npz");
+  const std::string path = npz_path("test_npz_labels.npz");
   write_npz(path, {NpzArray{"arr_0", std::vector<std::uint8_t>(5 * 4, 1), {5, 2, 2, 1}}, npz_int64("arr_1", labels)});
   const auto back = read_npz_int64(path, "arr_1");
   REQUIRE(back.size() == labels.size());

@@ -18,7 +18,7 @@ using namespace ibq;
 
 namespace {
 
-std::string temp_path(const std::string& n) { return std::string(IBQ_BINARY_DIR) + "/test_png_" + n; }
+std::string png_path(const std::string& n) { return std::string(IBQ_BINARY_DIR) + "/test_png_" + n; }
 std::string fixture_dir() { return std::string(IBQ_SOURCE_DIR) + "/tests/fixtures/"; }
 
 DecodedImage make_image(int h, int w, int c, std::uint32_t seed) {
@@ -50,8 +50,8 @@ DecodedImage fixture_image(const h5::File& f, const std::string& name) {
   img.height = int(d.at(0)), img.width = int(d.at(1)), img.channels = int(d.at(2));
   return img;
 }
-std::vector<std::uint8_t> bytes_of(const std::string& path) { return read_file_bytes(path); }
-void write_bytes(const std::string& path, const std::vector<std::uint8_t>& b, std::size_t n) {
+std::vector<std::uint8_t> image_bytes(const std::string& path) { return read_file_bytes(path); }
+void write_prefix(const std::string& path, const std::vector<std::uint8_t>& b, std::size_t n) {
   std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), std::streamsize(n));
 }
 void require_same(const DecodedImage& got, const DecodedImage& want, int tol = 0) {
@@ -69,14 +69,14 @@ void require_same(const DecodedImage& got, const DecodedImage& want, int tol = 0
 TEST_CASE("png: write_png then read_image round trips grey and RGB exactly, dropping alpha", "[io]") {
   for (int c : {1, 3}) {
     const auto img = make_image(13, 7, c, 5u + unsigned(c));
-    const auto path = temp_path("round" + std::to_string(c) + ".png");
+    const auto path = png_path("round" + std::to_string(c) + ".png");
     write_png(path, img.pixels, img.height, img.width, c);
     REQUIRE_FALSE(std::filesystem::exists(path + ".tmp." + std::to_string(::getpid())));
     require_same(read_image(path), img);
   }
   for (int c : {2, 4}) {  // grey + alpha -> grey, RGBA -> RGB: the stored colours, as PIL's convert
     const auto img = make_image(4, 6, c, 9);
-    const auto path = temp_path("alpha" + std::to_string(c) + ".png");
+    const auto path = png_path("alpha" + std::to_string(c) + ".png");
     write_png(path, img.pixels.data(), img.height, img.width, c);
     const auto back = read_image(path);
     REQUIRE(back.channels == c - 1);
@@ -105,7 +105,7 @@ TEST_CASE("jpeg: progressive, grey and CMYK JPEGs decode as PIL decodes them", "
 TEST_CASE("jpeg: write_jpeg then read_image stays within JPEG's loss", "[io]") {
   for (int c : {1, 3}) {
     const auto img = smooth_image(24, 40, c);
-    const auto path = temp_path("round" + std::to_string(c) + ".jpg");
+    const auto path = png_path("round" + std::to_string(c) + ".jpg");
     write_jpeg(path, img.pixels.data(), img.height, img.width, c, 95);
     const auto back = read_image(path);
     REQUIRE(back.channels == c);
@@ -113,43 +113,43 @@ TEST_CASE("jpeg: write_jpeg then read_image stays within JPEG's loss", "[io]") {
     for (std::size_t i = 0; i < img.size(); ++i) err += std::abs(back.pixels[i] - img.pixels[i]);
     REQUIRE(err / double(img.size()) < 2.0);
   }
-  REQUIRE_THROWS_WITH(write_jpeg(temp_path("q.jpg"), nullptr, 2, 2, 3, 0), Catch::Contains("quality"));
+  REQUIRE_THROWS_WITH(write_jpeg(png_path("q.jpg"), nullptr, 2, 2, 3, 0), Catch::Contains("quality"));
 }
 
 TEST_CASE("read_image: the format comes from the bytes, not the extension", "[io]") {
   const auto img = make_image(5, 6, 3, 1);
-  write_png(temp_path("really_png.JPEG"), img.pixels, 5, 6, 3);
-  require_same(read_image(temp_path("really_png.JPEG")), img);
-  write_jpeg(temp_path("really_jpeg.png"), img.pixels.data(), 5, 6, 3);
-  REQUIRE(read_image(temp_path("really_jpeg.png")).channels == 3);
+  write_png(png_path("really_png.JPEG"), img.pixels, 5, 6, 3);
+  require_same(read_image(png_path("really_png.JPEG")), img);
+  write_jpeg(png_path("really_jpeg.png"), img.pixels.data(), 5, 6, 3);
+  REQUIRE(read_image(png_path("really_jpeg.png")).channels == 3);
 }
 
 TEST_CASE("read_image: empty, foreign, truncated and corrupt files throw ibq::Error naming the file", "[io]") {
   const auto img = smooth_image(64, 48, 3);
-  write_png(temp_path("good.png"), img.pixels, 64, 48, 3);
-  write_jpeg(temp_path("good.jpg"), img.pixels.data(), 64, 48, 3);
-  const auto png = bytes_of(temp_path("good.png")), jpg = bytes_of(temp_path("good.jpg"));
+  write_png(png_path("good.png"), img.pixels, 64, 48, 3);
+  write_jpeg(png_path("good.jpg"), img.pixels.data(), 64, 48, 3);
+  const auto png = image_bytes(png_path("good.png")), jpg = image_bytes(png_path("good.jpg"));
 
   const auto fails = [](const std::string& path, const std::string& reason) {
     REQUIRE_THROWS_AS(read_image(path), Error);
     REQUIRE_THROWS_WITH(read_image(path), Catch::Contains("'" + path + "'") && Catch::Contains(reason));
   };
-  fails(temp_path("missing.png"), "cannot open");
-  write_bytes(temp_path("empty.png"), png, 0);
-  fails(temp_path("empty.png"), "empty file");
-  std::ofstream(temp_path("text.jpg")) << "not an image at all\n";
-  fails(temp_path("text.jpg"), "neither PNG nor JPEG");
-  write_bytes(temp_path("cut.png"), png, png.size() / 2);
-  fails(temp_path("cut.png"), "truncated");
-  write_bytes(temp_path("cut.jpg"), jpg, jpg.size() / 2);
-  fails(temp_path("cut.jpg"), "truncated JPEG");
-  write_bytes(temp_path("header.jpg"), jpg, 40);  // inside the headers: a fatal libjpeg error, not a warning
-  fails(temp_path("header.jpg"), "JPEG");
+  fails(png_path("missing.png"), "cannot open");
+  write_prefix(png_path("empty.png"), png, 0);
+  fails(png_path("empty.png"), "empty file");
+  std::ofstream(png_path("text.jpg")) << "not an image at all\n";
+  fails(png_path("text.jpg"), "neither PNG nor JPEG");
+  write_prefix(png_path("cut.png"), png, png.size() / 2);
+  fails(png_path("cut.png"), "truncated");
+  write_prefix(png_path("cut.jpg"), jpg, jpg.size() / 2);
+  fails(png_path("cut.jpg"), "truncated JPEG");
+  write_prefix(png_path("header.jpg"), jpg, 40);  // inside the headers: a fatal libjpeg error, not a warning
+  fails(png_path("header.jpg"), "JPEG");
 
   auto bad_png = png;  // garbage inside the compressed data: zlib or CRC errors
   for (std::size_t i = 100; i < 160; ++i) bad_png[i] ^= 0x5a;
-  write_bytes(temp_path("bad.png"), bad_png, bad_png.size());
-  fails(temp_path("bad.png"), "corrupt PNG");
+  write_prefix(png_path("bad.png"), bad_png, bad_png.size());
+  fails(png_path("bad.png"), "corrupt PNG");
   auto huge = png;  // a valid header (CRC fixed up) claiming 20000 x 20000 pixels: refused before allocating
   for (int i = 0; i < 2; ++i) {
     const std::uint8_t be[4] = {0x00, 0x00, 0x4e, 0x20};  // 20000, big-endian
@@ -157,20 +157,20 @@ TEST_CASE("read_image: empty, foreign, truncated and corrupt files throw ibq::Er
   }
   const uLong crc = crc32(0, huge.data() + 12, 17);  // over "IHDR" and its 13 data bytes
   for (int i = 0; i < 4; ++i) huge[std::size_t(29 + i)] = std::uint8_t(crc >> (24 - 8 * i));
-  write_bytes(temp_path("huge.png"), huge, huge.size());
-  fails(temp_path("huge.png"), "20000x20000 pixels is more than ibq decodes");
+  write_prefix(png_path("huge.png"), huge, huge.size());
+  fails(png_path("huge.png"), "20000x20000 pixels is more than ibq decodes");
 
   auto bad_jpg = jpg;  // a broken quantisation-table marker
   for (std::size_t i = 2; i < 30; ++i) bad_jpg[i] = 0xFF;
-  write_bytes(temp_path("bad.jpg"), bad_jpg, bad_jpg.size());
-  fails(temp_path("bad.jpg"), "corrupt JPEG");
+  write_prefix(png_path("bad.jpg"), bad_jpg, bad_jpg.size());
+  fails(png_path("bad.jpg"), "corrupt JPEG");
 }
 
 TEST_CASE("write_png: bad arguments and an unwritable folder throw with the path", "[io]") {
   const std::vector<std::uint8_t> px(12, 7);
-  REQUIRE_THROWS_WITH(write_png(temp_path("five.png"), px.data(), 2, 2, 5), Catch::Contains("channels"));
-  REQUIRE_THROWS_WITH(write_png(temp_path("size.png"), px, 3, 3, 3), Catch::Contains("12 bytes"));
-  const std::string nowhere = temp_path("no/such/folder/x.png");
+  REQUIRE_THROWS_WITH(write_png(png_path("five.png"), px.data(), 2, 2, 5), Catch::Contains("channels"));
+  REQUIRE_THROWS_WITH(write_png(png_path("size.png"), px, 3, 3, 3), Catch::Contains("12 bytes"));
+  const std::string nowhere = png_path("no/such/folder/x.png");
   REQUIRE_THROWS_WITH(write_png(nowhere, px, 2, 2, 3), Catch::Contains(nowhere));
 }
 

@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 
 namespace {
 // Scratch files live in the build tree, never in the working directory.
-std::string scratch(const std::string& name) { return std::string(IBQ_BINARY_DIR) + "/" + name; }
+std::string tokens_path(const std::string& name) { return std::string(IBQ_BINARY_DIR) + "/" + name; }
 
 TokenDatasetInfo info_of(const std::string& hash = "ab12") {
   TokenDatasetInfo i;
@@ -37,7 +37,7 @@ TEST_CASE("SHA-256 matches the FIPS 180-4 examples and sha256sum") {
   CHECK(sha256("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   CHECK(sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") ==
         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-  const std::string path = scratch("test_sha256.bin");
+  const std::string path = tokens_path("test_sha256.bin");
   std::string big(200000, '\0');
   for (std::size_t i = 0; i < big.size(); ++i) big[i] = char(i * 31 % 251);
   std::ofstream(path, std::ios::binary) << big;
@@ -46,7 +46,7 @@ TEST_CASE("SHA-256 matches the FIPS 180-4 examples and sha256sum") {
 }
 
 TEST_CASE("a token dataset is written, appended to and read back; shards read as one set") {
-  const std::string a = scratch("test_tokens_a.h5");
+  const std::string a = tokens_path("test_tokens_a.h5");
   std::vector<std::int32_t> t, l, rt, rl;
   {
     TokenWriter w(a, info_of());
@@ -71,7 +71,7 @@ TEST_CASE("a token dataset is written, appended to and read back; shards read as
   CHECK(rl == l);
 
   // Two shards of one set: rows across the boundary.
-  const std::string b = scratch("test_tokens_b.h5");
+  const std::string b = tokens_path("test_tokens_b.h5");
   {
     TokenWriter w(b, info_of());
     grids(12, 3, t, l);
@@ -88,7 +88,7 @@ TEST_CASE("a token dataset is written, appended to and read back; shards read as
 }
 
 TEST_CASE("token datasets refuse other tokenizers, bad codes and non-datasets; an unfinished write keeps the old file") {
-  const std::string a = scratch("test_tokens_c.h5");
+  const std::string a = tokens_path("test_tokens_c.h5");
   std::vector<std::int32_t> t, l;
   grids(0, 4, t, l);
   {
@@ -109,16 +109,16 @@ TEST_CASE("token datasets refuse other tokenizers, bad codes and non-datasets; a
   for (const auto& e : fs::directory_iterator(IBQ_BINARY_DIR))
     CHECK(e.path().filename().string().find("test_tokens_c.h5.tmp") == std::string::npos);
   {
-    TokenWriter w(scratch("test_tokens_d.h5"), info_of("ffff"));
+    TokenWriter w(tokens_path("test_tokens_d.h5"), info_of("ffff"));
     w.add(t.data(), l.data(), 4);
     w.commit();
   }
-  REQUIRE_THROWS_WITH(TokenDataset({a, scratch("test_tokens_d.h5")}), Catch::Contains("comes from another tokenizer"));
+  REQUIRE_THROWS_WITH(TokenDataset({a, tokens_path("test_tokens_d.h5")}), Catch::Contains("comes from another tokenizer"));
   {
-    h5::File f(scratch("test_tokens_e.h5"), h5::File::Mode::create);
+    h5::File f(tokens_path("test_tokens_e.h5"), h5::File::Mode::create);
     f.write("tokens", std::vector<std::int32_t>{1, 2}, {2});
   }
-  REQUIRE_THROWS_WITH(TokenDataset(scratch("test_tokens_e.h5")), Catch::Contains("is not an ibq token dataset"));
+  REQUIRE_THROWS_WITH(TokenDataset(tokens_path("test_tokens_e.h5")), Catch::Contains("is not an ibq token dataset"));
 }
 
 TEST_CASE("token dataset: random crops' grids round-trip, and StoredTokens draws one per image and epoch") {
@@ -127,7 +127,7 @@ TEST_CASE("token dataset: random crops' grids round-trip, and StoredTokens draws
   const index_t n = 30, V = 4, per = 6;
   TokenDatasetInfo info = info_of();
   info.crops = V, info.crop_seed = 9;
-  const std::string path = scratch("test_tokens_crops.h5");
+  const std::string path = tokens_path("test_tokens_crops.h5");
   std::vector<std::int32_t> t, l, c;
   grids(0, n, t, l);
   for (index_t i = 0; i < n; ++i)
@@ -183,7 +183,7 @@ TEST_CASE("token dataset: random crops' grids round-trip, and StoredTokens draws
   CHECK(random.describe() == "one of 4 stored random crops per image and epoch");
 
   // Shards of one set must store the same crops.
-  const std::string plain = scratch("test_tokens_plain.h5");
+  const std::string plain = tokens_path("test_tokens_plain.h5");
   {
     TokenWriter w(plain, info_of());
     w.add(t.data(), l.data(), n);

@@ -22,7 +22,7 @@ using namespace ibq::test;
 using Catch::Contains;
 
 namespace {
-const std::string fixture_path = std::string(IBQ_SOURCE_DIR) + "/tests/fixtures/resize_pool.h5";
+const std::string inception_fixture = std::string(IBQ_SOURCE_DIR) + "/tests/fixtures/resize_pool.h5";
 constexpr double tol = 1e-5;
 const std::pair<std::string, Pool3x3Args> pool_cases[] = {{"s2p0", {2, 0}}, {"s1p1", {1, 1}}, {"s2p1", {2, 1}}};
 
@@ -58,7 +58,7 @@ std::vector<double> conv_relu_reference(const std::vector<float>& x, const Shape
 TEST_CASE("inception ops: bilinear resize matches F.interpolate(align_corners=False) up, down, one axis kept and "
           "to 299x299",
           "[metrics][inception]") {
-  const h5::File f(fixture_path, h5::File::Mode::read);
+  const h5::File f(inception_fixture, h5::File::Mode::read);
   for (const std::string c : {"up", "down", "keep_rows"}) {
     INFO("case " << c);
     const auto want = read_f(f, "resize/" + c + "/y");
@@ -80,7 +80,7 @@ TEST_CASE("inception ops: bilinear resize matches F.interpolate(align_corners=Fa
 TEST_CASE("inception ops: 3x3 max pool matches F.max_pool2d at stride 2, stride 1 pad 1 and stride 2 pad 1, NaN "
           "included",
           "[metrics][inception]") {
-  const h5::File f(fixture_path, h5::File::Mode::read);
+  const h5::File f(inception_fixture, h5::File::Mode::read);
   for (const auto& [key, args] : pool_cases) {
     for (const auto layout : {ImageLayout::nchw, ImageLayout::nhwc}) {
       INFO("case " << key << ", " << layout_name(layout));
@@ -110,7 +110,7 @@ TEST_CASE("inception ops: 3x3 max pool matches F.max_pool2d at stride 2, stride 
 TEST_CASE("inception ops: 3x3 average pool leaves the padding out of the count, as "
           "F.avg_pool2d(count_include_pad=False)",
           "[metrics][inception]") {
-  const h5::File f(fixture_path, h5::File::Mode::read);
+  const h5::File f(inception_fixture, h5::File::Mode::read);
   for (const auto& [key, args] : pool_cases) {
     INFO("case " << key);
     const auto want = read_f(f, "avg_pool/" + key + "/y"), x = read_f(f, "avg_pool/" + key + "/x");

@@ -33,7 +33,7 @@ Conv2dArgs fixture_args(const h5::File& f, const std::string& g) {
                     f.attr<std::int64_t>(g, "pad_right")};
 }
 
-void check_against_fixture(const std::string& group) {
+void check_conv_fixture(const std::string& group) {
   INFO("fixture " << group);
   h5::File f(fixture_path, h5::File::Mode::read);
   const bool bias = f.attr<std::int64_t>(group, "bias") != 0;
@@ -116,13 +116,13 @@ void grad_check_case(const ConvCase& c, std::uint64_t seed) {
 }
 }  // namespace
 
-TEST_CASE("conv2d: 3x3 stride 1 pad 1 matches PyTorch", "[ops][conv2d]") { check_against_fixture("conv/k3_s1_p1"); }
+TEST_CASE("conv2d: 3x3 stride 1 pad 1 matches PyTorch", "[ops][conv2d]") { check_conv_fixture("conv/k3_s1_p1"); }
 TEST_CASE("conv2d: taming Downsample (pad right/bottom 1, 3x3 stride 2) matches PyTorch", "[ops][conv2d]") {
-  check_against_fixture("conv/downsample");
+  check_conv_fixture("conv/downsample");
 }
-TEST_CASE("conv2d: 1x1 matches PyTorch", "[ops][conv2d]") { check_against_fixture("conv/k1"); }
+TEST_CASE("conv2d: 1x1 matches PyTorch", "[ops][conv2d]") { check_conv_fixture("conv/k1"); }
 TEST_CASE("conv2d: 4x4 stride 2 pad 1 without bias (PatchGAN) matches PyTorch", "[ops][conv2d]") {
-  check_against_fixture("conv/k4_s2_p1");
+  check_conv_fixture("conv/k4_s2_p1");
 }
 
 TEST_CASE("conv2d: gradient check of x, weight and bias for each configuration", "[ops][conv2d][grad]") {

@@ -10,13 +10,13 @@ using namespace ibq;
 using namespace ibq::test;
 
 namespace {
-const std::string fixture_path = std::string(IBQ_SOURCE_DIR) + "/tests/fixtures/conv.h5";
+const std::string conv_fixture = std::string(IBQ_SOURCE_DIR) + "/tests/fixtures/conv.h5";
 
 // Runs op on the fixture inputs of `group`, back-propagates its stored r, and compares out and grad_*.
-void check_against_fixture(const std::string& group, const std::vector<std::string>& names,
+void check_matmul_fixture(const std::string& group, const std::vector<std::string>& names,
                            const std::function<VarD(const VarsD&)>& op) {
   INFO("fixture " << group);
-  h5::File f(fixture_path, h5::File::Mode::read);
+  h5::File f(conv_fixture, h5::File::Mode::read);
   TapeD tape;
   VarsD in;
   for (const auto& n : names) in.push_back(tape.leaf(h5::read_tensor<double>(f, group + "/" + n), true));
@@ -43,10 +43,10 @@ Shape b_shape(index_t batch, index_t k, index_t n, bool tb) {
 
 TEST_CASE("matmul: values and gradients match PyTorch", "[ops][matmul]") {
   for (const char* name : {"batched_nn", "batched_tn", "batched_nt", "batched_tt", "2d_nn", "shared_nn", "shared_tt"}) {
-    h5::File f(fixture_path, h5::File::Mode::read);
+    h5::File f(conv_fixture, h5::File::Mode::read);
     const std::string group = std::string("matmul/") + name;
     const bool ta = f.attr<std::int64_t>(group, "trans_a") != 0, tb = f.attr<std::int64_t>(group, "trans_b") != 0;
-    check_against_fixture(group, {"a", "b"}, [&](const VarsD& v) { return matmul(v[0], v[1], ta, tb); });
+    check_matmul_fixture(group, {"a", "b"}, [&](const VarsD& v) { return matmul(v[0], v[1], ta, tb); });
   }
 }
 
@@ -101,8 +101,8 @@ TEST_CASE("matmul: bad ranks and batch sizes are rejected", "[ops][matmul]") {
 }
 
 TEST_CASE("linear: values and gradients match PyTorch", "[ops][linear]") {
-  check_against_fixture("linear/bias", {"x", "w", "b"}, [](const VarsD& v) { return linear(v[0], v[1], v[2]); });
-  check_against_fixture("linear/nobias", {"x", "w"}, [](const VarsD& v) { return linear(v[0], v[1]); });
+  check_matmul_fixture("linear/bias", {"x", "w", "b"}, [](const VarsD& v) { return linear(v[0], v[1], v[2]); });
+  check_matmul_fixture("linear/nobias", {"x", "w"}, [](const VarsD& v) { return linear(v[0], v[1]); });
 }
 
 TEST_CASE("linear: gradient check with and without bias, rank 1 to 4 inputs", "[ops][linear][grad]") {

@@ -19,7 +19,7 @@ TensorD get(const h5::File& f, const std::string& group, const std::string& name
 }
 // Compares a Var's value to <group>/out, runs backward with seed <group>/r, and compares each leaf's
 // gradient to <group>/grad_<name>.
-void check_against_fixture(const h5::File& f, const std::string& group, TapeD& tape, const VarD& out,
+void check_norm_fixture(const h5::File& f, const std::string& group, TapeD& tape, const VarD& out,
                            const std::vector<std::pair<std::string, VarD>>& leaves) {
   INFO("fixture group " << group);
   REQUIRE(out.shape() == get(f, group, "out").shape());
@@ -60,7 +60,7 @@ TEST_CASE("group_norm: values and gradients match PyTorch", "[ops][norm]") {
   auto gamma = tape.leaf(get(f, g, "gamma"), true);
   auto beta = tape.leaf(get(f, g, "beta"), true);
   auto y = group_norm(x, f.attr<int>(g, "groups"), gamma, beta, f.attr<double>(g, "eps"));
-  check_against_fixture(f, g, tape, y, {{"x", x}, {"gamma", gamma}, {"beta", beta}});
+  check_norm_fixture(f, g, tape, y, {{"x", x}, {"gamma", gamma}, {"beta", beta}});
 }
 
 TEST_CASE("group_norm: taming configuration (32 groups, eps 1e-6) in float against a host loop", "[ops][norm]") {
@@ -114,7 +114,7 @@ TEST_CASE("layer_norm: values and gradients match PyTorch", "[ops][norm]") {
   auto gamma = tape.leaf(get(f, g, "gamma"), true);
   auto beta = tape.leaf(get(f, g, "beta"), true);
   auto y = layer_norm(x, gamma, beta, f.attr<double>(g, "eps"));
-  check_against_fixture(f, g, tape, y, {{"x", x}, {"gamma", gamma}, {"beta", beta}});
+  check_norm_fixture(f, g, tape, y, {{"x", x}, {"gamma", gamma}, {"beta", beta}});
 }
 
 TEST_CASE("layer_norm: float values against a host loop", "[ops][norm]") {
@@ -154,7 +154,7 @@ TEST_CASE("rms_norm: values and gradients match PyTorch", "[ops][norm]") {
   auto x = tape.leaf(get(f, g, "x"), true);
   auto w = tape.leaf(get(f, g, "weight"), true);
   auto y = rms_norm(x, w, f.attr<double>(g, "eps"));
-  check_against_fixture(f, g, tape, y, {{"x", x}, {"weight", w}});
+  check_norm_fixture(f, g, tape, y, {{"x", x}, {"weight", w}});
 }
 
 TEST_CASE("rms_norm: float values against a host loop", "[ops][norm]") {
@@ -197,7 +197,7 @@ TEST_CASE("batch_norm: training values, gradients and running stats match PyTorc
   REQUIRE(rv.version() > w0);
   require_close(rm.to_host(), get(f, g, "running_mean_out").to_host(), 1e-12);
   require_close(rv.to_host(), get(f, g, "running_var_out").to_host(), 1e-12);
-  check_against_fixture(f, g, tape, y, {{"x", x}, {"gamma", gamma}, {"beta", beta}});
+  check_norm_fixture(f, g, tape, y, {{"x", x}, {"gamma", gamma}, {"beta", beta}});
 }
 
 TEST_CASE("batch_norm: inference values and gradients match PyTorch", "[ops][norm]") {
@@ -213,7 +213,7 @@ TEST_CASE("batch_norm: inference values and gradients match PyTorch", "[ops][nor
   REQUIRE(rm.version() == v0);  // inference leaves the running stats alone
   require_close(rm.to_host(), get(f, g, "running_mean_out").to_host(), 0.0);
   require_close(rv.to_host(), get(f, g, "running_var_out").to_host(), 0.0);
-  check_against_fixture(f, g, tape, y, {{"x", x}, {"gamma", gamma}, {"beta", beta}});
+  check_norm_fixture(f, g, tape, y, {{"x", x}, {"gamma", gamma}, {"beta", beta}});
 }
 
 TEST_CASE("batch_norm: gradient check (training and inference)", "[ops][norm][grad]") {

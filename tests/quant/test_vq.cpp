@@ -15,7 +15,7 @@ using namespace ibq;
 using namespace ibq::test;
 
 namespace {
-const std::string fixture_path = std::string(IBQ_SOURCE_DIR) + "/tests/fixtures/vq.h5";
+const std::string vq_fixture = std::string(IBQ_SOURCE_DIR) + "/tests/fixtures/vq.h5";
 
 VqConfig fixture_config(const h5::File& f, const std::string& g, index_t K, index_t D) {
   VqConfig c;
@@ -60,7 +60,7 @@ struct WorkspaceGuard {
 }  // namespace
 
 TEST_CASE("VqQuantizer: values, indices and gradients match the PyTorch reference", "[quant][vq]") {
-  h5::File f(fixture_path, h5::File::Mode::read);
+  h5::File f(vq_fixture, h5::File::Mode::read);
   const index_t B = f.attr<std::int64_t>("/", "B"), D = f.attr<std::int64_t>("/", "D"),
                 H = f.attr<std::int64_t>("/", "H"), W = f.attr<std::int64_t>("/", "W"),
                 K = f.attr<std::int64_t>("/", "K");
@@ -98,7 +98,7 @@ TEST_CASE("VqQuantizer: values, indices and gradients match the PyTorch referenc
 
 TEST_CASE("VqQuantizer: the module's parameter gives the same values and its gradient lands in the store",
           "[quant][vq]") {
-  h5::File f(fixture_path, h5::File::Mode::read);
+  h5::File f(vq_fixture, h5::File::Mode::read);
   const index_t D = f.attr<std::int64_t>("/", "D"), K = f.attr<std::int64_t>("/", "K");
   ParamStore<double> store;
   VqQuantizer<double> vq(store, "quantize", fixture_config(f, "nonlegacy", K, D));
@@ -117,7 +117,7 @@ TEST_CASE("VqQuantizer: the module's parameter gives the same values and its gra
 }
 
 TEST_CASE("VqQuantizer: the straight-through estimator copies the whole upstream gradient to z", "[quant][vq]") {
-  h5::File f(fixture_path, h5::File::Mode::read);
+  h5::File f(vq_fixture, h5::File::Mode::read);
   const index_t D = f.attr<std::int64_t>("/", "D"), K = f.attr<std::int64_t>("/", "K");
   TapeD tape;
   auto z = tape.leaf(h5::read_tensor<double>(f, "legacy/z"), true);
@@ -204,7 +204,7 @@ TEST_CASE("VqQuantizer: l2_normalize picks the code of highest cosine similarity
 // fn's value is S (so finite differences see S) while its gradient is the quantizer's own backward:
 // out = real + sg(S - real).
 TEST_CASE("VqQuantizer: gradient check of z and E against the frozen-stop-gradient surrogate", "[quant][vq]") {
-  h5::File f(fixture_path, h5::File::Mode::read);
+  h5::File f(vq_fixture, h5::File::Mode::read);
   const index_t B = f.attr<std::int64_t>("/", "B"), D = f.attr<std::int64_t>("/", "D"),
                 H = f.attr<std::int64_t>("/", "H"), W = f.attr<std::int64_t>("/", "W"),
                 K = f.attr<std::int64_t>("/", "K");
