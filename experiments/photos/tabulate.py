@@ -3,11 +3,14 @@
 
     python3 experiments/photos/tabulate.py [RUN_DIR]      # default runs/photos
     python3 experiments/photos/tabulate.py --from-raw     # rebuild from experiments/results/raw/photos
+    python3 experiments/photos/tabulate.py --explain [EXPLAIN_DIR]   # explain.sh's runs (runs/photos-explain)
 
 Reads RUN_DIR/NAME/eval/step-*.json (ibq-reconstruct on the 2,100 test patches, EMA weights) and the
 training window's utilisation from RUN_DIR/NAME/train.log, writes experiments/results/raw/photos/NAME.tsv,
 experiments/results/photos.md (every scored checkpoint) and photos.png (the paper's Fig. 2 layout: one
-panel per metric, one line per run; gnuplot). Standard library only.
+panel per metric, one line per run; gnuplot). --explain reads EXPLAIN_DIR/VARIANT/ibq_d32/ (explain.sh),
+writes raw/photos-explain/VARIANT.tsv and photos-explain.md: each variant's final checkpoint beside the
+baseline and beside run.sh's D = 32 and D = 256 IBQ runs. Standard library only.
 """
 import glob
 import json
@@ -20,6 +23,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RESULTS = os.path.join(ROOT, "experiments", "results")
 RAW = os.path.join(RESULTS, "raw", "photos")
+RAW_EXPLAIN = os.path.join(RESULTS, "raw", "photos-explain")
 NAME = re.compile(r"^(ibq|vq)_d(\d+)$")
 COLUMNS = ["step", "utilisation", "codes_used", "perplexity", "psnr", "ssim", "train_window_utilisation"]
 
@@ -35,15 +39,17 @@ def window_usage(log):
     return usage
 
 
-def from_runs(src):
-    """Writes RAW/NAME.tsv for every run under src with scored checkpoints; returns the run names."""
+def from_runs(src, raw=RAW, runs="*"):
+    """Writes raw/NAME.tsv for every run src/NAME (NAME matching the glob `runs`, then the folder whose
+    eval/ holds the scores) with scored checkpoints; returns the run names."""
     names = []
-    os.makedirs(RAW, exist_ok=True)
-    for d in sorted(glob.glob(os.path.join(src, "*", "eval"))):
-        name = os.path.basename(os.path.dirname(d))
-        if not NAME.match(name):
+    os.makedirs(raw, exist_ok=True)
+    for d in sorted(glob.glob(os.path.join(src, runs, "eval"))):
+        run = os.path.dirname(d)
+        name = os.path.relpath(run, src).split(os.sep)[0]
+        if runs == "*" and not NAME.match(name):
             continue
-        window = window_usage(os.path.join(src, name, "train.log"))
+        window = window_usage(os.path.join(run, "train.log"))
         rows = []
         for f in sorted(glob.glob(os.path.join(d, "step-*.json"))):
             step = int(re.search(r"step-(\d+)\.json$", f)[1])
@@ -51,8 +57,9 @@ def from_runs(src):
             logged = [s for s in window if s <= step]  # the window logged last before this checkpoint
             rows.append([step, e["utilisation"], e["codes_used"], e["perplexity"], e["psnr"], e["ssim"],
                          window[max(logged)] if logged else float("nan")])
+        rows.sort()
         if rows:
-            with open(os.path.join(RAW, name + ".tsv"), "w") as fh:
+            with open(os.path.join(raw, name + ".tsv"), "w") as fh:
                 fh.write("# " + "\t".join(COLUMNS) + "\n")
                 for r in rows:
                     fh.write("\t".join(str(v) for v in r) + "\n")
@@ -60,8 +67,8 @@ def from_runs(src):
     return names
 
 
-def read_raw(name):
-    with open(os.path.join(RAW, name + ".tsv")) as fh:
+def read_raw(name, raw=RAW):
+    with open(os.path.join(raw, name + ".tsv")) as fh:
         header = fh.readline().lstrip("# ").rstrip("\n").split("\t")
         return [dict(zip(header, map(float, line.split("\t")))) for line in fh if line.strip()]
 
@@ -96,8 +103,67 @@ def plot(names):
     return png
 
 
+CHANGES = {"baseline": "none (1000 steps)", "seed2": "seed 2 (the seed noise)", "entropy": "entropy loss x2 (0.1)",
+           "lr": "learning rate x2 (2e-3)", "batch": "batch x2 (32)"}
+
+
+def explain(src):
+    """photos-explain.md (and .png): explain.sh's variants at their final checkpoint against the baseline,
+    and run.sh's D = 32 and D = 256 IBQ runs at steps 1000 and 3000 (the steps and D explanations)."""
+    names = from_runs(src, RAW_EXPLAIN, "*/ibq_d32")
+    names = [n for n in CHANGES if n in names] + sorted(n for n in names if n not in CHANGES)
+    if not names:
+        sys.exit(f"tabulate: no scored checkpoints under {src}: run experiments/photos/explain.sh first")
+    final = {n: read_raw(n, RAW_EXPLAIN)[-1] for n in names}
+    base = {int(r["step"]): r for r in read_raw("baseline", RAW_EXPLAIN)} if "baseline" in names else {}
+    out = ["# What limits IBQ's test utilisation on the photo patches",
+           "",
+           "Made by `experiments/photos/explain.sh` and `experiments/photos/tabulate.py --explain` (raw rows in",
+           "`raw/photos-explain/`). IBQ, K = 16384, D = 32, the photos config; each variant changes one thing",
+           "against the 1000-step baseline. EMA weights scored by `ibq-reconstruct` on the 2,100 test patches;",
+           "`train window`: the codes the training batches used in the last 100-step log window.",
+           "README.md in this folder says what the numbers mean.", ""]
+    if shutil.which("gnuplot"):
+        s = ("set terminal pngcairo size 800,500 font 'sans,10' noenhanced\nset output 'photos-explain.png'\n"
+             "set key bottom right\nset xlabel 'training step'\nset ylabel 'test utilisation (%)'\nset grid\n"
+             "set title 'IBQ, K = 16384, D = 32: one change against the 1000-step baseline'\nplot "
+             + ", ".join(f"'raw/photos-explain/{n}.tsv' using 1:(100*$2) with linespoints lw 2 "
+                         f"title '{CHANGES.get(n, n)}'" for n in names)
+             + (", 'raw/photos/ibq_d32.tsv' using 1:(100*$2) with linespoints lw 2 dt 2 "
+                "title '3000 steps (run.sh ibq_d32)'" if os.path.isfile(os.path.join(RAW, "ibq_d32.tsv")) else "")
+             + "\n")
+        r = subprocess.run(["gnuplot"], input=s, text=True, capture_output=True, cwd=RESULTS)
+        if r.returncode != 0:
+            raise SystemExit(f"tabulate: gnuplot failed: {r.stderr.strip()}")
+        out += ["![photos-explain.png](photos-explain.png)", ""]
+    out += ["| run | change | step | test utilisation | against the baseline at that step | codes used | perplexity "
+            "| PSNR (dB) | SSIM | train window |", "|---|---|---|---|---|---|---|---|---|---|"]
+
+    def row(run, change, r, base=None):
+        b = (base or {}).get(int(r["step"]))  # the baseline at the same step: the variants share its schedule
+        delta = f"{100 * (r['utilisation'] - b['utilisation']):+.1f} points" if b else ""
+        out.append(f"| {run} | {change} | {int(r['step'])} | {percent(r['utilisation'])} | {delta} | "
+                   f"{int(r['codes_used'])} | {r['perplexity']:.0f} | {r['psnr']:.2f} | {r['ssim']:.3f} | "
+                   f"{percent(r['train_window_utilisation'])} |")
+    for n in names:
+        row(f"explain.sh {n}", CHANGES.get(n, n), final[n], base)
+    for n, change in (("ibq_d32", "3000 steps (cosine to 3000)"), ("ibq_d256", "D = 256, 3000 steps")):
+        if os.path.isfile(os.path.join(RAW, n + ".tsv")):
+            for r in read_raw(n):
+                if int(r["step"]) in (1000, 3000):
+                    row(f"run.sh {n}", change, r)
+    out.append("")
+    md = os.path.join(RESULTS, "photos-explain.md")
+    with open(md, "w") as fh:
+        fh.write("\n".join(out))
+    steps = ", ".join(f"{n}: step {int(final[n]['step'])}" for n in names)
+    print(f"tabulate: {md} ({steps})")
+
+
 def main():
     args = sys.argv[1:]
+    if args[:1] == ["--explain"]:
+        return explain(args[1] if len(args) > 1 else os.path.join(ROOT, "runs", "photos-explain"))
     if args == ["--from-raw"]:
         names = sorted(os.path.basename(f)[:-4] for f in glob.glob(os.path.join(RAW, "*.tsv")))
     else:
