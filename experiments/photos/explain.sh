@@ -14,8 +14,9 @@
 #   lr         --train.lr=2e-3: twice the learning rate
 #   batch      --train.batch_size=32: twice the batch (twice the tokens a step, twice the compute)
 #
-# Each writes $IBQ_EXPLAIN_DIR (default runs/photos-explain)/VARIANT/ibq_d32/ through run.sh (checkpoints
-# every 250 steps, each scored on the 2,100 test patches); an interrupted variant resumes when run again.
+# Each variant is a run.sh run in the folder VARIANT/ibq_d32 under $IBQ_EXPLAIN_DIR (default
+# runs/photos-explain): checkpoints every 250 steps, each scored on the 2,100 test patches once training
+# ends; an interrupted variant resumes when run again.
 # Then experiments/photos/tabulate.py --explain writes experiments/results/photos-explain.md.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
