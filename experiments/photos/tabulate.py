@@ -83,10 +83,18 @@ def label(name):
     return f"{m[1].upper()} D={m[2]}"
 
 
-def plot(names):
+def gnuplot(script):
+    """Runs a gnuplot script in experiments/results; False (with a warning) where gnuplot is missing."""
     if shutil.which("gnuplot") is None:
         sys.stderr.write("tabulate: gnuplot is not installed (Debian: gnuplot-nox); no plot\n")
-        return None
+        return False
+    r = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True, cwd=RESULTS)
+    if r.returncode != 0:
+        raise SystemExit(f"tabulate: gnuplot failed: {r.stderr.strip()}")
+    return True
+
+
+def plot(names):
     png = "photos.png"
     s = (f"set terminal pngcairo size 1500,450 font 'sans,10' noenhanced\nset output '{png}'\nset key below\n"
          "set xlabel 'training step'\nset grid\nset multiplot layout 1,3 title "
@@ -97,10 +105,7 @@ def plot(names):
             f"'raw/photos/{n}.tsv' using 1:({scale}${col}) with linespoints lw 2 "
             f"dt {1 if n.startswith('ibq') else 2} title '{label(n)}'" for n in names) + "\n"
     s += "unset multiplot\n"
-    r = subprocess.run(["gnuplot"], input=s, text=True, capture_output=True, cwd=RESULTS)
-    if r.returncode != 0:
-        raise SystemExit(f"tabulate: gnuplot failed: {r.stderr.strip()}")
-    return png
+    return png if gnuplot(s) else None
 
 
 CHANGES = {"baseline": "none (1000 steps)", "seed2": "seed 2 (the seed noise)", "entropy": "entropy loss x2 (0.1)",
@@ -123,18 +128,15 @@ def explain(src):
            "against the 1000-step baseline. EMA weights scored by `ibq-reconstruct` on the 2,100 test patches;",
            "`train window`: the codes the training batches used in the last 100-step log window.",
            "README.md in this folder says what the numbers mean.", ""]
-    if shutil.which("gnuplot"):
-        s = ("set terminal pngcairo size 800,500 font 'sans,10' noenhanced\nset output 'photos-explain.png'\n"
-             "set key bottom right\nset xlabel 'training step'\nset ylabel 'test utilisation (%)'\nset grid\n"
-             "set title 'IBQ, K = 16384, D = 32: one change against the 1000-step baseline'\nplot "
-             + ", ".join(f"'raw/photos-explain/{n}.tsv' using 1:(100*$2) with linespoints lw 2 "
-                         f"title '{CHANGES.get(n, n)}'" for n in names)
-             + (", 'raw/photos/ibq_d32.tsv' using 1:(100*$2) with linespoints lw 2 dt 2 "
-                "title '3000 steps (run.sh ibq_d32)'" if os.path.isfile(os.path.join(RAW, "ibq_d32.tsv")) else "")
-             + "\n")
-        r = subprocess.run(["gnuplot"], input=s, text=True, capture_output=True, cwd=RESULTS)
-        if r.returncode != 0:
-            raise SystemExit(f"tabulate: gnuplot failed: {r.stderr.strip()}")
+    s = ("set terminal pngcairo size 800,500 font 'sans,10' noenhanced\nset output 'photos-explain.png'\n"
+         "set key bottom right\nset xlabel 'training step'\nset ylabel 'test utilisation (%)'\nset grid\n"
+         "set title 'IBQ, K = 16384, D = 32: one change against the 1000-step baseline'\nplot "
+         + ", ".join(f"'raw/photos-explain/{n}.tsv' using 1:(100*$2) with linespoints lw 2 "
+                     f"title '{CHANGES.get(n, n)}'" for n in names)
+         + (", 'raw/photos/ibq_d32.tsv' using 1:(100*$2) with linespoints lw 2 dt 2 "
+            "title '3000 steps (run.sh ibq_d32)'" if os.path.isfile(os.path.join(RAW, "ibq_d32.tsv")) else "")
+         + "\n")
+    if gnuplot(s):
         out += ["![photos-explain.png](photos-explain.png)", ""]
     out += ["| run | change | step | test utilisation | against the baseline at that step | codes used | perplexity "
             "| PSNR (dB) | SSIM | train window |", "|---|---|---|---|---|---|---|---|---|---|"]
